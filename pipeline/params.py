@@ -1,0 +1,110 @@
+"""Typed, validated access to ``params.yaml``.
+
+Each stage describes its section as a frozen dataclass; :func:`load_section` reads the section,
+rejects unknown keys, wrong types and out-of-range values with one clear message, and returns
+the dataclass. Nested sections are dataclass-typed fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from pipeline.errors import PipelineError
+
+T = TypeVar("T")
+
+
+def read_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+    """Parse a params file into a dict; a missing or malformed file is a :class:`PipelineError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(f"{path}: params file not found; run the stage from the project root")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise PipelineError(f"{path}: not valid YAML ({exc}); fix the syntax") from exc
+    if not isinstance(data, dict):
+        raise PipelineError(f"{path}: expected a mapping of sections at the top level")
+    return data
+
+
+def load_section(cls: type[T], section: str, path: str | Path = "params.yaml") -> T:
+    """Return section ``section`` of the params file at ``path`` as an instance of ``cls``."""
+    data = read_params(path)
+    if section not in data:
+        raise PipelineError(f"{path}: section '{section}' is missing; add it (see the README)")
+    return from_mapping(cls, data[section], f"{section}")
+
+
+def from_mapping(cls: type[T], mapping: Any, where: str) -> T:
+    """Build dataclass ``cls`` from ``mapping``, checking keys and types; ``where`` names it in errors."""
+    if not isinstance(mapping, dict):
+        raise PipelineError(f"params {where}: expected a mapping, got {type(mapping).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(mapping) - set(fields))
+    if unknown:
+        raise PipelineError(
+            f"params {where}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(fields)}"
+        )
+    values = {}
+    for name, field in fields.items():
+        if name not in mapping:
+            if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+                raise PipelineError(f"params {where}.{name}: required key is missing")
+            continue
+        values[name] = _coerce(hints[name], mapping[name], f"{where}.{name}")
+    instance = cls(**values)
+    check = getattr(instance, "validate", None)
+    if check is not None:
+        try:
+            check()
+        except ValueError as exc:
+            raise PipelineError(f"params {where}: {exc}") from exc
+    return instance
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_mapping(hint, value, where)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(option, value, where)
+            except PipelineError as exc:
+                errors.append(str(exc))
+        raise PipelineError(errors[0] if len(errors) == 1 else f"params {where}: invalid value {value!r}")
+    if origin is typing.Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise PipelineError(
+                f"params {where}: {value!r} is not one of {', '.join(map(repr, allowed))}"
+            )
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            raise PipelineError(f"params {where}: expected a list, got {value!r}")
+        (item,) = typing.get_args(hint)[:1] or (Any,)
+        return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if hint is Any:
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, bool) or not isinstance(value, hint):
+        raise PipelineError(
+            f"params {where}: expected {hint.__name__}, got {type(value).__name__} {value!r}"
+        )
+    return value

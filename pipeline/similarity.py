@@ -1,0 +1,114 @@
+"""Word-similarity and analogy benchmarks for any gensim ``KeyedVectors``.
+
+Scores are Spearman correlations between human ratings and cosine similarities (the paper's
+Table 3 uses WordSim353 similarity / relatedness). Pairs with a word outside the vocabulary
+are not scored, and their number is always reported next to the score.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from gensim.models import KeyedVectors
+from gensim.test.utils import datapath
+from scipy.stats import spearmanr
+
+_RESOURCES = resources.files("pipeline") / "resources" / "word_similarity"
+
+
+@dataclass(frozen=True)
+class PairBenchmark:
+    """A file of ``word1 word2 score`` lines (``#`` lines are comments)."""
+
+    name: str
+    path: Path
+    delimiter: str = "\t"
+
+
+PAIR_BENCHMARKS: tuple[PairBenchmark, ...] = (
+    PairBenchmark("ws353_similarity", Path(str(_RESOURCES / "ws353_similarity.txt"))),
+    PairBenchmark("ws353_relatedness", Path(str(_RESOURCES / "ws353_relatedness.txt"))),
+    PairBenchmark("ws353", Path(datapath("wordsim353.tsv"))),
+    PairBenchmark("simlex999", Path(datapath("simlex999.txt"))),
+    PairBenchmark("men", Path(str(_RESOURCES / "men.txt")), delimiter=" "),
+)
+ANALOGY_FILE = Path(datapath("questions-words.txt"))
+
+
+def read_pairs(benchmark: PairBenchmark) -> list[tuple[str, str, float]]:
+    """``(word1, word2, rating)`` triples of a benchmark file, words lower-cased."""
+    pairs = []
+    with open(benchmark.path, encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip() or line.startswith("#"):
+                continue
+            first, second, rating = line.strip().split(benchmark.delimiter)[:3]
+            pairs.append((first.lower(), second.lower(), float(rating)))
+    return pairs
+
+
+def score_pairs(vectors: KeyedVectors, benchmark: PairBenchmark) -> dict[str, float | int | None]:
+    """Spearman correlation of ``vectors``' cosine similarities with a benchmark's ratings.
+
+    Parameters
+    ----------
+    vectors : KeyedVectors
+        Word vectors to score; benchmark words are lower-cased before look-up.
+    benchmark : PairBenchmark
+        The pairs file.
+
+    Returns
+    -------
+    dict
+        ``spearman`` (None when fewer than two pairs are in the vocabulary), ``pairs`` (all pairs in
+        the file), ``oov_pairs`` (pairs not scored because a word is out of the vocabulary).
+    """
+    pairs = read_pairs(benchmark)
+    known = [(a, b, r) for a, b, r in pairs if a in vectors.key_to_index and b in vectors.key_to_index]
+    spearman = None
+    if len(known) >= 2:
+        cosines = [float(vectors.similarity(a, b)) for a, b, _ in known]
+        spearman = round(float(spearmanr([r for _, _, r in known], cosines).statistic), 4)
+    return {"spearman": spearman, "pairs": len(pairs), "oov_pairs": len(pairs) - len(known)}
+
+
+def score_analogies(vectors: KeyedVectors, restrict_vocab: int) -> dict[str, float | int]:
+    """Accuracy on the Google analogy set (``a:b :: c:?`` by 3CosAdd among the top words).
+
+    Parameters
+    ----------
+    vectors : KeyedVectors
+        Word vectors to score.
+    restrict_vocab : int
+        Only the ``restrict_vocab`` most frequent words are candidates and only questions made of
+        them are asked (the usual 30,000 of Mikolov et al.).
+
+    Returns
+    -------
+    dict
+        ``accuracy`` over the questions asked, ``questions`` in the file, ``oov_questions`` skipped.
+    """
+    gensim_logger = logging.getLogger("gensim.models.keyedvectors")
+    level = gensim_logger.level
+    gensim_logger.setLevel(logging.ERROR)
+    try:
+        accuracy, sections = vectors.evaluate_word_analogies(
+            str(ANALOGY_FILE), restrict_vocab=restrict_vocab, case_insensitive=True
+        )
+    finally:
+        gensim_logger.setLevel(level)
+    with open(ANALOGY_FILE, encoding="utf-8") as handle:
+        total = sum(1 for line in handle if line.strip() and not line.startswith(":"))
+    overall = sections[-1]
+    asked = len(overall["correct"]) + len(overall["incorrect"])
+    return {"accuracy": round(float(accuracy), 4), "questions": total, "oov_questions": total - asked}
+
+
+def evaluate_vectors(vectors: KeyedVectors, analogy_restrict_vocab: int) -> dict[str, dict]:
+    """All pair benchmarks plus the analogy set, keyed by benchmark name."""
+    scores: dict[str, dict] = {b.name: score_pairs(vectors, b) for b in PAIR_BENCHMARKS}
+    scores["analogy"] = score_analogies(vectors, analogy_restrict_vocab)
+    return scores

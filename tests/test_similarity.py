@@ -1,0 +1,56 @@
+"""Word-similarity scoring against hand-computed Spearman correlations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from gensim.models import KeyedVectors
+
+from pipeline.similarity import PAIR_BENCHMARKS, PairBenchmark, score_pairs
+
+
+def unit(angle_degrees: float) -> list[float]:
+    radians = math.radians(angle_degrees)
+    return [math.cos(radians), math.sin(radians)]
+
+
+@pytest.fixture
+def vectors() -> KeyedVectors:
+    # Every word sits on the unit circle, so cos(a, b) falls as the angle between them grows.
+    angles = {"a": 0, "b": 10, "c": 30, "d": 60, "e": 100, "f": 170}
+    kv = KeyedVectors(2)
+    kv.add_vectors(list(angles), np.array([unit(x) for x in angles.values()]))
+    return kv
+
+
+def test_spearman_matches_a_hand_computed_value(tmp_path, vectors):
+    toy = tmp_path / "toy.txt"
+    # Cosine ranks (1 = largest): a-b 10deg -> 1, a-c 30 -> 2, a-d 60 -> 3, a-e 100 -> 4, a-f 170 -> 5.
+    # Human ranks: 2, 1, 3, 5, 4.  d = (1, 1, 0, 1, 1), sum d^2 = 4,
+    # rho = 1 - 6 * 4 / (5 * (25 - 1)) = 0.8.
+    toy.write_text("# comment\nA\tb\t9\na\tc\t9.5\na\td\t5\na\te\t1\na\tf\t2\n")
+    result = score_pairs(vectors, PairBenchmark("toy", toy))
+    assert result == {"spearman": 0.8, "pairs": 5, "oov_pairs": 0}
+
+
+def test_out_of_vocabulary_pairs_are_counted_not_hidden(tmp_path, vectors):
+    toy = tmp_path / "toy.txt"
+    toy.write_text("a b 3\na c 2\na zebra 1\nyak a 4\n")
+    result = score_pairs(vectors, PairBenchmark("toy", toy, delimiter=" "))
+    assert result["pairs"] == 4 and result["oov_pairs"] == 2
+    assert result["spearman"] == pytest.approx(1.0)
+
+
+def test_too_few_known_pairs_gives_no_score(tmp_path, vectors):
+    toy = tmp_path / "toy.txt"
+    toy.write_text("a b 3\nzebra yak 1\n")
+    assert score_pairs(vectors, PairBenchmark("toy", toy, delimiter=" "))["spearman"] is None
+
+
+def test_carried_benchmarks_have_their_documented_sizes():
+    sizes = {b.name: len(open(b.path).read().strip().splitlines()) for b in PAIR_BENCHMARKS}
+    assert sizes["ws353_similarity"] == 203
+    assert sizes["ws353_relatedness"] == 252
+    assert sizes["men"] == 3000
