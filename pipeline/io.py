@@ -100,9 +100,10 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None) -> Path:
                     while chunk := response.read(1 << 20):
                         out.write(chunk)
                         bar.update(len(chunk))
-                if total is not None and out.tell() != total:
+                received = tmp.stat().st_size
+                if total is not None and received != total:
                     raise PipelineError(
-                        f"{url}: download truncated ({out.tell()} of {total} bytes); try again"
+                        f"{url}: download truncated ({received} of {total} bytes); try again"
                     )
             verify_sha256(tmp, sha256)
     except OSError as exc:

@@ -1,0 +1,26 @@
+"""DVC stage 1: build the text8-style training corpus (``data/corpus/text.txt``)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from pipeline.corpus import CorpusParams, build_corpus, summary_line
+from pipeline.errors import run_stage
+from pipeline.params import load_section
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml", help="params file (section 'corpus')")
+    parser.add_argument("--text", default="data/corpus/text.txt", help="output corpus text")
+    parser.add_argument("--metrics", default="metrics/corpus.json", help="output metrics JSON")
+    args = parser.parse_args()
+    params = load_section(CorpusParams, "corpus", args.params)
+    start = time.perf_counter()
+    stats = build_corpus(params, args.text, args.metrics)
+    print(summary_line(stats, time.perf_counter() - start, args.text))
+
+
+if __name__ == "__main__":
+    run_stage(main)

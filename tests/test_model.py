@@ -1,0 +1,143 @@
+"""IESG, L2 and DeViSE: losses on hand-computed numbers, optimisation, sampling, a tiny end-to-end fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline.model import (
+    CorpusWindows, DeviseParams, GroundingData, IESGParams, L2Params, Projection, SparseMomentum,
+    TrainParams, hinge_loss, train_devise, train_iesg, train_l2, validation_p1,
+)
+
+
+def test_hinge_loss_matches_hand_computed_values():
+    anchor = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    positive = torch.tensor([[0.5, 0.0], [0.0, 1.0]])
+    negatives = torch.tensor([[[1.0, 1.0], [0.0, 3.0]], [[0.0, -1.0], [1.0, 0.0]]])
+    loss, active = hinge_loss(anchor, positive, negatives, lam=2.0, margin=1.5, kind="dot")
+    # Row 0: E(a,p) = 0.5; negatives 1.0 and 0.0 -> 1.5 - 1 + 1 = 1.5 and 1.5 - 1 + 0 = 0.5.
+    # Row 1: E(a,p) = 2.0; negatives -2.0 and 0.0 -> 1.5 - 4 - 2 < 0 and 1.5 - 4 + 0 < 0.
+    assert loss.tolist() == pytest.approx([1.0, 0.0])
+    assert active.tolist() == [[True, True], [False, False]]
+
+
+def test_cosine_energy_ignores_scale():
+    anchor = torch.tensor([[3.0, 4.0]])
+    positive = torch.tensor([[6.0, 8.0]])
+    negatives = torch.tensor([[[-4.0, 3.0]]])
+    loss, _ = hinge_loss(anchor, positive, negatives, lam=5.0, margin=1.0, kind="cos")
+    # cos(a, p) = 1, cos(a, n) = 0 -> max(0, 1 - 5 + 0) = 0; scaled inputs give the same.
+    scaled, _ = hinge_loss(anchor * 10, positive, negatives, lam=5.0, margin=1.0, kind="cos")
+    assert float(loss) == float(scaled) == 0.0
+
+
+def test_one_sgd_step_lowers_the_image_hinge():
+    torch.manual_seed(0)
+    features = torch.randn(16, 8)
+    projection = torch.zeros(8, 4, requires_grad=True)
+    positive, negatives = torch.randn(16, 4), torch.randn(16, 3, 4)
+    optimiser = torch.optim.SGD([projection], lr=0.01, momentum=0.9)
+    before, _ = hinge_loss(features @ projection, positive, negatives, 5.0, 1.0, "dot")
+    optimiser.zero_grad()
+    before.mean().backward()
+    optimiser.step()
+    after, _ = hinge_loss(features @ projection, positive, negatives, 5.0, 1.0, "dot")
+    assert after.mean() < before.mean()
+
+
+def test_sparse_momentum_moves_only_touched_rows_and_sums_duplicates():
+    matrix = torch.zeros(4, 2)
+    update = SparseMomentum(matrix, lr=0.5, momentum=0.9)
+    update.step(torch.tensor([1, 1, 3]), torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 2.0]]))
+    assert matrix.tolist() == [[0, 0], [-1.0, 0], [0, 0], [0, -1.0]]
+    update.step(torch.tensor([1]), torch.tensor([[0.0, 0.0]]))
+    # The momentum of row 1 (buffer 2.0) carries it on; row 3 is untouched and keeps its value.
+    assert matrix[1].tolist() == pytest.approx([-1.0 - 0.5 * 1.8, 0.0])
+    assert matrix[3].tolist() == [0, -1.0]
+
+
+def test_l2_baseline_recovers_an_exact_linear_map():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(30, 5)).astype(np.float32)
+    true_map = rng.normal(size=(5, 3))
+    word_vectors = (features @ true_map).astype(np.float32)
+    data = GroundingData(features, np.array(["train"] * 30), np.arange(30), np.arange(30))
+    fitted = train_l2(data, word_vectors, L2Params(ridge=0.0))
+    assert fitted.projection == pytest.approx(true_map, abs=1e-4)
+
+
+def toy_world(seed: int = 0, concepts: int = 20, dim: int = 16, feature_dim: int = 24):
+    """Concept words whose images are a fixed linear function of the word's vector, and a corpus
+    in which each concept word is surrounded by two 'friend' words with similar vectors."""
+    rng = np.random.default_rng(seed)
+    concept_vectors = rng.normal(size=(concepts, dim))
+    friends = np.concatenate([concept_vectors + 0.3 * rng.normal(size=concept_vectors.shape) for _ in range(2)])
+    fillers = rng.normal(size=(20, dim))
+    vectors = np.concatenate([concept_vectors, friends, fillers]).astype(np.float32)
+    vocabulary = len(vectors)
+    mixing = rng.normal(size=(dim, feature_dim))
+    per_concept = 6
+    image_concept = np.repeat(np.arange(concepts), per_concept)
+    features = (concept_vectors[image_concept] @ mixing + 0.3 * rng.normal(size=(len(image_concept), feature_dim)))
+    split = np.array((["train"] * 4 + ["val", "test"]) * concepts)
+    tokens = []
+    for _ in range(3000):
+        concept = rng.integers(concepts)
+        friend = lambda: concept + concepts * (1 + rng.integers(2))  # noqa: E731
+        tokens += [friend(), friend(), concept, friend(), rng.integers(3 * concepts, vocabulary)]
+    tokens = np.array(tokens, dtype=np.int64)
+    counts = np.bincount(tokens, minlength=vocabulary).astype(np.int64) + 1
+    data = GroundingData(features.astype(np.float32), split, image_concept.astype(np.int64),
+                         np.arange(len(image_concept), dtype=np.int64))
+    return data, tokens, counts, vectors
+
+
+def test_corpus_windows_draw_valid_triples():
+    data, tokens, counts, _ = toy_world()
+    params = IESGParams(window=2, negatives=3, sample=0)
+    triples = CorpusWindows(tokens, counts, data).draw(np.random.default_rng(0), params)
+    train_words, train_images = data.links_in("train")
+    allowed = set(zip(train_words.tolist(), train_images.tolist()))
+    assert all((c, i) in allowed for c, i in zip(triples["centre"], triples["image"]))
+    assert triples["negatives"].shape == (len(triples["centre"]), 3)
+    assert len(triples["centre"]) == np.isin(tokens, train_words).sum() - 0  # one triple per centre
+    assert set(np.unique(triples["centre"])) <= set(train_words.tolist())
+
+
+def test_iesg_learns_a_grounding_that_beats_a_random_projection():
+    data, tokens, counts, vectors = toy_world()
+    params = IESGParams(epochs=3, lam=1.0, margin=1.0, energy="cos", negatives=5, sample=0, window=2,
+                        batch_size=16)
+    projection, updated, log = train_iesg(data, tokens, counts, vectors, vectors, params, seed=0)
+    learned = validation_p1(projection.project(data.features), updated, data, "cos", split="test")
+    rng = np.random.default_rng(1)
+    random_projection = Projection(rng.normal(size=projection.projection.shape).astype(np.float32),
+                                   np.zeros(data.features.shape[1], dtype=np.float32))
+    chance = validation_p1(random_projection.project(data.features), vectors, data, "cos", split="test")
+    assert learned >= 0.6 and learned > chance + 0.4
+    assert [entry.epoch for entry in log] == [1, 2, 3]
+    assert log[-1].loss < log[0].loss
+
+
+def test_iesg_is_deterministic_for_a_seed():
+    data, tokens, counts, vectors = toy_world()
+    params = IESGParams(epochs=1, sample=0, max_triples_per_epoch=500)
+    first = train_iesg(data, tokens, counts, vectors, vectors, params, seed=3)
+    second = train_iesg(data, tokens, counts, vectors, vectors, params, seed=3)
+    assert np.array_equal(first[0].projection, second[0].projection)
+    assert np.array_equal(first[1], second[1])
+
+
+def test_devise_baseline_learns_the_toy_grounding():
+    data, _, _, vectors = toy_world()
+    projection, log = train_devise(data, vectors, DeviseParams(epochs=5, negatives=5), seed=0)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert validation_p1(projection.project(data.features), unit, data, "dot", split="test") >= 0.6
+
+
+def test_paper_setting_overrides_the_tuned_values():
+    params = TrainParams(setting="paper", iesg=IESGParams(energy="cos", lam=1.0, epochs=7))
+    effective = params.effective_iesg()
+    assert (effective.energy, effective.lam, effective.epochs) == ("dot", 5.0, 7)
