@@ -360,41 +360,47 @@ class CorpusWindows:
         words, images = data.links_in("train")
         order = np.lexsort((images, words))
         words, images = words[order], images[order]
-        self.image_words, starts, self.image_counts = np.unique(words, return_index=True, return_counts=True)
-        self.image_starts = starts
+        image_words, self.image_starts, self.image_counts = np.unique(
+            words, return_index=True, return_counts=True)
         self.images = images
-        slot = np.full(len(counts), -1, dtype=np.int64)
-        slot[self.image_words] = np.arange(len(self.image_words))
-        self.tokens = tokens
-        self.slot_of_token = np.where(tokens >= 0, slot[np.maximum(tokens, 0)], -1)
-        self.centre_positions = np.flatnonzero(self.slot_of_token >= 0)
+        self.slot = np.full(len(counts), -1, dtype=np.int64)
+        self.slot[image_words] = np.arange(len(image_words))
+        self.tokens = tokens[tokens >= 0]
+        self.centre_occurrences = int((self.slot[self.tokens] >= 0).sum())
         self.counts = counts
         weights = counts.astype(np.float64) ** 0.75
         self.negative_cdf = np.cumsum(weights / weights.sum())
 
+    def keep_probability(self, sample: float) -> np.ndarray:
+        """word2vec's chance of keeping each vocabulary word in the down-sampled stream."""
+        frequency = self.counts / self.counts.sum()
+        return np.minimum(1.0, (np.sqrt(frequency / sample) + 1) * sample / frequency)
+
     def draw(self, rng: np.random.Generator, params: IESGParams) -> dict[str, np.ndarray]:
-        """One epoch's triples, shuffled: arrays ``centre``, ``context``, ``negatives`` (n, k), ``image``."""
-        positions = self.centre_positions
+        """One epoch's triples, shuffled: arrays ``centre``, ``context``, ``negatives`` (n, k), ``image``.
+
+        As in word2vec, frequent words are first dropped from the token stream (``params.sample``),
+        for centres and contexts alike; then every remaining occurrence of a word with training
+        images yields one triple with a context word drawn uniformly within ``params.window``.
+        """
+        stream = self.tokens
         if params.sample > 0:
-            frequency = self.counts[self.tokens[positions]] / self.counts.sum()
-            keep = np.minimum(1.0, (np.sqrt(frequency / params.sample) + 1) * params.sample / frequency)
-            positions = positions[rng.random(len(positions)) < keep]
+            stream = stream[rng.random(len(stream)) < self.keep_probability(params.sample)[stream]]
+        positions = np.flatnonzero(self.slot[stream] >= 0)
         offsets = rng.integers(1, params.window + 1, len(positions)) * rng.choice([-1, 1], len(positions))
         context_positions = positions + offsets
-        inside = (context_positions >= 0) & (context_positions < len(self.tokens))
+        inside = (context_positions >= 0) & (context_positions < len(stream))
         positions, context_positions = positions[inside], context_positions[inside]
-        valid = self.tokens[context_positions] >= 0
-        positions, context_positions = positions[valid], context_positions[valid]
         order = rng.permutation(len(positions))
         if params.max_triples_per_epoch:
             order = order[: params.max_triples_per_epoch]
         positions, context_positions = positions[order], context_positions[order]
-        slots = self.slot_of_token[positions]
+        slots = self.slot[stream[positions]]
         picks = self.image_starts[slots] + (rng.random(len(slots)) * self.image_counts[slots]).astype(np.int64)
         negatives = np.searchsorted(self.negative_cdf, rng.random((len(positions), params.negatives)))
         return {
-            "centre": self.tokens[positions],
-            "context": self.tokens[context_positions],
+            "centre": stream[positions],
+            "context": stream[context_positions],
             "negatives": np.minimum(negatives, len(self.counts) - 1),
             "image": self.images[picks],
         }
@@ -430,7 +436,7 @@ def train_iesg(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     windows = CorpusWindows(tokens, counts, data)
-    if len(windows.centre_positions) == 0:
+    if windows.centre_occurrences == 0:
         raise PipelineError(
             "corpus: no word with a training image occurs in the corpus; check the mapping and corpus"
         )

@@ -102,8 +102,18 @@ def test_corpus_windows_draw_valid_triples():
     allowed = set(zip(train_words.tolist(), train_images.tolist()))
     assert all((c, i) in allowed for c, i in zip(triples["centre"], triples["image"]))
     assert triples["negatives"].shape == (len(triples["centre"]), 3)
-    assert len(triples["centre"]) == np.isin(tokens, train_words).sum() - 0  # one triple per centre
+    assert len(triples["centre"]) == np.isin(tokens, train_words).sum()  # one triple per centre
     assert set(np.unique(triples["centre"])) <= set(train_words.tolist())
+
+
+def test_down_sampling_thins_frequent_words_in_centres_and_contexts():
+    data, tokens, counts, _ = toy_world()
+    windows = CorpusWindows(tokens, counts, data)
+    full = windows.draw(np.random.default_rng(0), IESGParams(sample=0))
+    thinned = windows.draw(np.random.default_rng(0), IESGParams(sample=1e-3))
+    assert len(thinned["centre"]) < len(full["centre"])
+    keep = windows.keep_probability(1e-3)
+    assert keep.max() <= 1.0 and keep[np.argmax(counts)] == keep.min()
 
 
 def test_iesg_learns_a_grounding_that_beats_a_random_projection():

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install everything the pipeline needs, then run it (`dvc repro` on params.yaml).
+#   bash setup.sh            install + run the whole pipeline
+#   bash setup.sh --no-run   install only (what CI does before the tests)
+set -euo pipefail
+cd "$(dirname "$0")"
+export DVC_NO_ANALYTICS=1
+
+if command -v apt-get >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  # WordNet 3.0 for nltk; dpkg-deb unpacks the pinned data packages.
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq wordnet-base wordnet-sense-index dpkg >/dev/null
+else
+  echo "setup: apt-get not found; install WordNet 3.0 (or nltk's wordnet data) and dpkg-deb yourself" >&2
+fi
+
+# torch first and alone: the pinned CPU build, so that nothing later pulls a CUDA build.
+python3 -m pip install -q torch==2.13.0
+python3 -m pip install -q -r requirements.txt
+python3 -m pip install -q --no-build-isolation --no-deps -e .
+
+if [ "${1:-}" = "--no-run" ]; then
+  exit 0
+fi
+dvc repro
+dvc metrics show
+cat <<'MSG'
+
+Done. Outputs:
+  data/corpus/text.txt            cleaned corpus              metrics/corpus.json
+  data/word2vec/                  skip-gram model + vectors   metrics/pretrain.json
+  data/mapping/*.csv, data/images word <-> image mapping      metrics/mapping.json
+  data/features/features.h5       CNN features                metrics/features.json
+  data/models/                    L2, DeViSE, IESG            metrics/train.json, plots/train.csv
+  data/report/index.html          evaluation report           metrics/evaluate.json, plots/evaluate/
+Compare runs: dvc params diff, dvc metrics diff, dvc exp show, dvc plots show.
+MSG

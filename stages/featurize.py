@@ -1,0 +1,43 @@
+"""DVC stage featurize: images.csv -> data/features/features.h5 (pooled CNN vectors per image)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pipeline.errors import run_stage
+from pipeline.features import FeaturesParams, featurize
+from pipeline.io import write_json
+from pipeline.params import load_section
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--images", default="data/mapping/images.csv", help="images table")
+    parser.add_argument("--output", default="data/features/features.h5", help="HDF5 to write")
+    parser.add_argument("--report", default="data/features/report.json", help="skipped images")
+    parser.add_argument("--metrics", default="metrics/features.json", help="metrics JSON")
+    parser.add_argument("--params", default="params.yaml", help="params file")
+    args = parser.parse_args()
+
+    params = load_section(FeaturesParams, "features", args.params)
+    result = featurize(args.images, args.output, params, base_dir=Path.cwd())
+    write_json(args.report, {"images": result.images, "skipped": result.skipped})
+    write_json(
+        args.metrics,
+        {
+            "images": result.images,
+            "skipped": len(result.skipped),
+            "dim": result.dim,
+            "encoder": params.encoder,
+        },
+    )
+    print(
+        f"featurize: {result.images} images encoded, {len(result.skipped)} skipped -> {args.output} "
+        f"({params.encoder}, {params.weights} weights, {result.dim}-d) in {result.seconds:.1f} s, "
+        f"{result.images / max(result.seconds, 1e-9):.1f} images/s"
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,356 @@
+"""P@k matching: hand-computed ranks, negative sampling, paired candidate sets, the evaluate stage."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from gensim.models import KeyedVectors
+from PIL import Image
+
+from pipeline.errors import PipelineError
+from pipeline.matching import (
+    CandidateSets, Model, build_data, candidate_scores, draw_candidates, evaluate_matching,
+    precision_at, random_model, rank_candidates, read_model, sample_candidates,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+# A tiny noun taxonomy: synset -> (lemmas, hypernym).
+TAXONOMY = {
+    "entity": (["entity"], None),
+    "animal": (["animal", "beast"], "entity"),
+    "dog": (["dog"], "animal"),
+    "puppy": (["puppy"], "dog"),
+    "cat": (["cat"], "animal"),
+    "kitten": (["kitten"], "cat"),
+    "vehicle": (["vehicle"], "entity"),
+    "car": (["car", "auto"], "vehicle"),
+    "truck": (["truck"], "vehicle"),
+    "food": (["food"], "entity"),
+    "apple": (["apple"], "food"),
+    "bread": (["bread"], "food"),
+}
+IMAGE_SYNSETS = ["dog", "puppy", "cat", "kitten", "car", "truck", "apple", "bread"]
+SPLITS = ["train", "train", "val", "test"]
+HEADER = "  1 This software and database is being provided to you, the LICENSEE. WordNet 3.0 Copyright 2006 by Princeton University.\n"
+
+
+def write_wordnet(root: Path) -> dict[str, int]:
+    """Write a WordNet 3.0-format dict directory holding TAXONOMY; return synset -> offset."""
+    root.mkdir(parents=True)
+    keys = list(TAXONOMY)
+    hyponyms = {k: [c for c, (_, parent) in TAXONOMY.items() if parent == k] for k in keys}
+
+    def line(key: str, offsets: dict[str, int]) -> str:
+        lemmas, parent = TAXONOMY[key]
+        pointers = ([f"@ {offsets[parent]:08d} n 0000"] if parent else []) + [
+            f"~ {offsets[c]:08d} n 0000" for c in hyponyms[key]
+        ]
+        words = " ".join(f"{lemma} 0" for lemma in lemmas)
+        return (f"{offsets[key]:08d} 03 n {len(lemmas):02x} {words} {len(pointers):03d} "
+                f"{' '.join(pointers)} | a {key}  \n")
+
+    offsets = dict.fromkeys(keys, 0)
+    position = len(HEADER.encode())
+    for key in keys:  # every field is fixed width, so lengths do not depend on the offsets
+        offsets[key] = position
+        position += len(line(key, offsets).encode())
+    (root / "data.noun").write_text(HEADER + "".join(line(k, offsets) for k in keys))
+    index: dict[str, list[str]] = {}
+    for key in keys:
+        for lemma in TAXONOMY[key][0]:
+            index.setdefault(lemma, []).append(key)
+    (root / "index.noun").write_text("".join(
+        f"{lemma} n {len(ks)} 1 @ {len(ks)} 0 {' '.join(f'{offsets[k]:08d}' for k in ks)}  \n"
+        for lemma, ks in sorted(index.items())
+    ))
+    for pos in ("verb", "adj", "adv"):
+        (root / f"data.{pos}").write_text(HEADER)
+        (root / f"index.{pos}").write_text("")
+    for pos in ("noun", "verb", "adj", "adv"):
+        (root / f"{pos}.exc").write_text("")
+    return offsets
+
+
+def ancestors(key: str) -> list[str]:
+    chain = []
+    while key is not None:
+        chain.append(key)
+        key = TAXONOMY[key][1]
+    return chain
+
+
+def write_fixture(root: Path, seed: int = 0) -> dict[str, Path]:
+    """Every stage input of evaluate, built to the data contracts, plus a params file."""
+    rng = np.random.default_rng(seed)
+    offsets = write_wordnet(root / "wordnet")
+    vocabulary = [lemma for key, (lemmas, _) in TAXONOMY.items() if key != "entity" for lemma in lemmas]
+    vocabulary += ["tiger", "house", "king", "queen", "man", "woman"]
+    dim_word, dim_image = 8, 12
+    word_vectors = rng.standard_normal((len(vocabulary), dim_word)).astype(np.float32)
+    pretrained = KeyedVectors(dim_word)
+    pretrained.add_vectors(vocabulary, word_vectors)
+    for i, word in enumerate(vocabulary):
+        pretrained.set_vecattr(word, "count", int(10 ** (1 + i % 5)))
+    iesg = KeyedVectors(dim_word)
+    iesg.add_vectors(vocabulary, word_vectors + 0.01 * rng.standard_normal(word_vectors.shape).astype(np.float32))
+    for word in vocabulary:
+        iesg.set_vecattr(word, "count", pretrained.get_vecattr(word, "count"))
+    paths = {name: root / rel for name, rel in {
+        "images": "mapping/images.csv", "links": "mapping/links.csv", "features": "features/features.h5",
+        "vectors": "word2vec/vectors.kv", "models": "models", "iesg_vectors": "models/iesg_vectors.kv",
+        "params": "params.yaml",
+    }.items()}
+    for path in paths.values():
+        (path if path.suffix == "" else path.parent).mkdir(parents=True, exist_ok=True)
+    pretrained.save(str(paths["vectors"]))
+    iesg.save(str(paths["iesg_vectors"]))
+
+    (root / "images").mkdir()
+    rows, links, feats = [], [], []
+    mixing = rng.standard_normal((dim_word, dim_image)).astype(np.float32)
+    for s, synset in enumerate(IMAGE_SYNSETS):
+        for j, split in enumerate(SPLITS):
+            image_id = f"toy/{synset}-{j}"
+            image_path = root / "images" / f"{synset}-{j}.png"
+            Image.new("RGB", (20, 14), (30 * s, 60 * j, 120)).save(image_path)
+            rows.append({"image_id": image_id, "path": str(image_path), "wnid": f"n{offsets[synset]:08d}",
+                         "split": split, "source": "toy"})
+            words = [w for key in ancestors(synset) for w in TAXONOMY[key][0] if w in vocabulary]
+            links += [{"word": w, "image_id": image_id} for w in words]
+            feats.append(pretrained[synset] @ mixing + 0.1 * rng.standard_normal(dim_image))
+    pd.DataFrame(rows).to_csv(paths["images"], index=False)
+    pd.DataFrame(links).to_csv(paths["links"], index=False)
+    features = np.asarray(feats, dtype=np.float32)
+    with h5py.File(paths["features"], "w") as h5:
+        h5.create_dataset("features", data=features)
+        h5.create_dataset("image_ids", data=[r["image_id"] for r in rows], dtype=h5py.string_dtype("utf-8"))
+        h5.attrs.update({"encoder": "toy", "weights": "none", "preprocessing": "{}", "dim": dim_image})
+    center = features.mean(axis=0)
+    targets = pretrained[[synset for synset in IMAGE_SYNSETS for _ in SPLITS]]
+    fitted = np.linalg.lstsq(features - center, targets, rcond=None)[0].astype(np.float32)
+    for name, projection, words in (("iesg", fitted, "iesg"), ("l2", fitted, "pretrained"),
+                                    ("devise", rng.standard_normal(fitted.shape), "pretrained")):
+        np.savez(paths["models"] / f"{name}.npz", projection=projection.astype(np.float32), center=center,
+                 words=np.array(words))
+    paths["params"].write_text(
+        "evaluate:\n  candidates: 6\n  seed: 1\n  ks: [1, 2, 5]\n  frequency_edges: [100, 10000]\n"
+        "  sparsity_max_count: 20\n  n_examples: 3\n  top_examples: 4\n  thumbnail_px: 16\n"
+        "  analogy_restrict_vocab: 100\n"
+        f"  wordnet_dir: {root / 'wordnet'}\n"
+    )
+    return paths
+
+
+def run_stage(paths: dict[str, Path], out: Path, **overrides: Path) -> subprocess.CompletedProcess:
+    arguments = {**paths, **overrides}
+    command = [sys.executable, str(REPO / "stages/evaluate.py")]
+    for name in ("images", "links", "features", "vectors", "models", "iesg_vectors", "params"):
+        command += [f"--{name.replace('_', '-')}", str(arguments[name])]
+    command += ["--metrics", str(out / "metrics.json"), "--plots", str(out / "plots"),
+                "--report", str(out / "report"), "--wordnet-cache", str(out / "cache")]
+    return subprocess.run(command, capture_output=True, text=True, cwd=out)
+
+
+def test_precision_at_k_on_a_hand_ranking():
+    ranks = np.array([0, 3, 7, 12, 0])
+    assert precision_at(ranks, [1, 5, 10]) == {"p1": 0.4, "p5": 0.6, "p10": 0.8, "pairs": 5}
+
+
+def test_ranks_count_ties_against_the_true_item_and_ignore_padding():
+    items = np.array([[4, 1, 2, -1], [5, 6, 7, 8], [0, 3, 1, 2]])
+    scores = np.array([[0.9, 0.1, 0.5, -np.inf], [0.2, 0.5, 0.2, 0.1], [1.0, 1.0, 1.0, 1.0]])
+    ranking = rank_candidates(scores, items)
+    assert ranking.ranks.tolist() == [0, 2, 3]
+    assert ranking.top1.tolist() == [4, 6, 3]
+
+
+def test_candidate_scores_are_inner_products():
+    queries = np.array([[1.0, 0.0], [0.0, 2.0]])
+    items = np.array([[3.0, 1.0], [1.0, 1.0], [0.0, -1.0]])
+    sets = CandidateSets(np.array([1, 0]), np.array([[0, 2, -1], [1, 0, 2]]))
+    scores = candidate_scores(queries, items, sets, chunk=1)
+    assert scores.tolist() == [[2.0, -2.0, -np.inf], [1.0, 3.0, 0.0]]
+
+
+def test_negatives_never_overlap_the_true_set_and_are_distinct():
+    rng = np.random.default_rng(0)
+    true_sets = [np.sort(rng.choice(50, size=rng.integers(1, 30), replace=False)) for _ in range(40)]
+    queries = np.arange(40).repeat(3)
+    truths = np.array([rng.choice(true_sets[q]) for q in queries])
+    sets = sample_candidates(queries, truths, true_sets, 50, 19, np.random.default_rng(1))
+    assert (sets.items[:, 0] == truths).all()
+    for row, q in zip(sets.items, queries):
+        negatives = row[1:][row[1:] >= 0]
+        assert len(negatives) == min(19, 50 - len(true_sets[q]))
+        assert len(set(negatives.tolist())) == len(negatives)
+        assert not set(negatives.tolist()) & set(true_sets[q].tolist())
+
+
+def test_a_small_pool_is_used_whole_and_the_candidate_count_recorded():
+    true_sets = [np.array([0, 1]), np.array([2])]
+    sets = sample_candidates(np.array([0, 1]), np.array([0, 2]), true_sets, 5, 9, np.random.default_rng(0))
+    assert sets.sizes.tolist() == [4, 5]
+    assert sorted(sets.items[0, 1:4].tolist()) == [2, 3, 4]
+
+
+def synthetic(n_words: int, images_per_word: int, seed: int = 0):
+    """Words with unit vectors; each image shows one word, its feature an invertible mix of the vector."""
+    rng = np.random.default_rng(seed)
+    words = [f"w{i:03d}" for i in range(n_words)]
+    vectors = rng.standard_normal((n_words, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    kv = KeyedVectors(16)
+    kv.add_vectors(words, vectors)
+    mixing = rng.standard_normal((16, 16)).astype(np.float32) + 4 * np.eye(16, dtype=np.float32)
+    ids = [f"img{i:04d}" for i in range(n_words * images_per_word)]
+    word_of = np.arange(len(ids)) // images_per_word
+    features = (vectors[word_of] @ mixing).astype(np.float32)
+    images = pd.DataFrame({"image_id": ids, "path": ids, "split": ["test", "train"] * (len(ids) // 2)})
+    links = pd.DataFrame({"word": [words[w] for w in word_of], "image_id": ids})
+    data = build_data(images, links, ids, features, kv)
+    perfect = Model("perfect", np.linalg.inv(mixing).astype(np.float32), np.zeros(16, np.float32), "pretrained")
+    return data, kv, perfect
+
+
+def test_a_model_trained_on_unit_features_normalizes_them(tmp_path):
+    path = tmp_path / "iesg.npz"
+    np.savez(path, projection=np.eye(2, dtype=np.float32), center=np.array([0.5, 0], np.float32),
+             words=np.array("iesg"), normalize_features=np.array(True))
+    model = read_model(path, "iesg", 2, {"iesg": 2})
+    assert model.embed(np.array([[3.0, 4.0]], np.float32))[0].tolist() == pytest.approx([0.1, 0.8])
+
+
+def test_perfect_projection_scores_one_and_random_scores_near_chance():
+    data, kv, perfect = synthetic(n_words=300, images_per_word=4)
+    models = {"perfect": perfect, "random": random_model(data.features, 16, seed=3)}
+    sets = draw_candidates(data, candidates=20, seed=0)
+    metrics, rankings = evaluate_matching(data, models, {"pretrained": kv.vectors}, sets, [1, 5])
+    for direction in ("image_to_word", "word_to_image"):
+        for score in ("dot", "cos"):
+            assert metrics["perfect"][direction][score]["p1"] == 1.0
+            assert metrics["random"][direction][score]["p1"] < 0.12
+            assert metrics["random"][direction][score]["pairs"] == 600
+            assert metrics["random"][direction][score]["candidates"] == 20
+    assert 0.1 < metrics["random"]["image_to_word"]["dot"]["p5"] < 0.4
+
+
+def test_candidate_sets_are_seeded_and_shared_by_all_models():
+    data, kv, perfect = synthetic(n_words=40, images_per_word=2)
+    first, again = draw_candidates(data, 10, seed=5), draw_candidates(data, 10, seed=5)
+    other = draw_candidates(data, 10, seed=6)
+    for direction in first:
+        assert np.array_equal(first[direction].items, again[direction].items)
+        assert not np.array_equal(first[direction].items, other[direction].items)
+    twin = Model("twin", perfect.projection, perfect.center, "pretrained")
+    noisy = Model("noisy", perfect.projection + 0.5, perfect.center, "pretrained")
+    metrics, rankings = evaluate_matching(
+        data, {"a": noisy, "b": twin, "c": noisy}, {"pretrained": kv.vectors}, first, [1]
+    )
+    assert metrics["a"] == metrics["c"]
+    assert np.array_equal(rankings["a", "word_to_image", "cos"].ranks, rankings["c", "word_to_image", "cos"].ranks)
+
+
+def test_links_to_images_without_features_are_dropped_and_unknown_words_refused():
+    kv = KeyedVectors(2)
+    kv.add_vectors(["cat", "dog"], np.eye(2, dtype=np.float32))
+    images = pd.DataFrame({"image_id": ["a", "b", "c"], "path": ["a", "b", "c"], "split": ["test", "train", "test"]})
+    links = pd.DataFrame({"word": ["cat", "dog", "dog"], "image_id": ["a", "b", "c"]})
+    data = build_data(images, links, ["b", "a"], np.array([[0, 1], [1, 0]], np.float32), kv)
+    assert data.image_ids == ["a", "b"] and data.words == ["cat", "dog"]
+    assert data.features.tolist() == [[1, 0], [0, 1]]
+    assert data.dropped_links == 1
+    assert data.pair_image.tolist() == [0] and data.pair_word.tolist() == [0]
+    bad = pd.concat([links, pd.DataFrame({"word": ["yak"], "image_id": ["a"]})])
+    with pytest.raises(PipelineError, match="links.csv: 1 linked word"):
+        build_data(images, bad, ["a", "b"], np.zeros((2, 2), np.float32), kv)
+
+
+def test_a_model_of_the_wrong_shape_is_refused_naming_the_file(tmp_path):
+    path = tmp_path / "l2.npz"
+    np.savez(path, projection=np.zeros((5, 3), np.float32), center=np.zeros(5, np.float32), words=np.array("pretrained"))
+    assert read_model(path, "l2", 5, {"pretrained": 3}).projection.shape == (5, 3)
+    assert not read_model(path, "l2", 5, {"pretrained": 3}).normalize_features
+    with pytest.raises(PipelineError, match=f"{path}.*do not match"):
+        read_model(path, "l2", 6, {"pretrained": 3})
+    with pytest.raises(PipelineError, match=f"{path}.*expected one of"):
+        read_model(path, "l2", 5, {"iesg": 3})
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_stage_writes_metrics_plots_and_report(tmp_path):
+    paths = write_fixture(tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_stage(paths, out)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("\n") == 1 and result.stdout.startswith("evaluate: 23 test pairs, 13 words, 32 images")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["matching"]) == {"l2", "iesg", "devise", "random"}
+    i2w = metrics["matching"]["iesg"]["image_to_word"]["dot"]
+    assert set(i2w) == {"p1", "p2", "p5", "pairs", "candidates"} and i2w["pairs"] == 23
+    assert metrics["matching"]["l2"]["image_to_word"]["cos"]["p1"] >= 0.5
+    assert set(metrics["similarity"]) == {"pretrained", "iesg"}
+    assert "ws353_similarity" in metrics["similarity"]["iesg"]
+    errors = metrics["errors"]
+    if errors["errors"]:
+        assert sum(errors[t] for t in ("sparsity", "synonym", "confusion", "other")) == pytest.approx(1, abs=1e-3)
+    plot = pd.read_csv(out / "plots/p1_by_frequency/word_to_image/iesg.csv")
+    assert plot["bucket"].tolist() == ["1. <100", "2. 100-10k", "3. >=10k"]
+    assert plot["pairs"].sum() == 23
+    assert (out / "plots/errors.csv").is_file()
+    page = _Collector()
+    page.feed((out / "report/index.html").read_text())
+    assert page.images and all((out / "report" / src).is_file() for src in page.images)
+    assert "62.9/80.1/85.8" in "".join(page.text)
+    examples = json.loads((out / "report/examples.json").read_text())
+    assert len(examples["image_to_word"]) == 3 and len(examples["image_to_word"][0]["top"]) == 4
+
+    again = tmp_path / "again"
+    again.mkdir()
+    assert run_stage(paths, again).returncode == 0
+    assert (again / "metrics.json").read_text() == (out / "metrics.json").read_text()
+
+
+def test_stage_refuses_a_model_of_the_wrong_dimension(tmp_path):
+    paths = write_fixture(tmp_path / "in")
+    np.savez(paths["models"] / "devise.npz", projection=np.zeros((7, 8), np.float32),
+             center=np.zeros(7, np.float32), words=np.array("pretrained"))
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_stage(paths, out)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "devise.npz" in lines[0]
+    assert not (out / "metrics.json").exists() and not (out / "report").exists()
+
+
+def test_stage_refuses_a_missing_input(tmp_path):
+    paths = write_fixture(tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_stage(paths, out, features=tmp_path / "nowhere.h5")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {tmp_path / 'nowhere.h5'}: file not found; run the featurize stage"
+    assert not (out / "metrics.json").exists()

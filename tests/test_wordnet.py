@@ -1,0 +1,96 @@
+"""WordNet 3.0 loading, wnid <-> synset, hyponym closure and word coverage."""
+
+from __future__ import annotations
+
+import nltk
+import pytest
+
+from pipeline import wordnet
+from pipeline.errors import PipelineError
+
+
+def _available() -> bool:
+    try:
+        nltk.data.find("corpora/wordnet")
+        return True
+    except LookupError:
+        return (wordnet.SYSTEM_WORDNET / "data.noun").is_file()
+
+
+needs_wordnet = pytest.mark.skipif(
+    not _available(),
+    reason="WordNet 3.0 not installed (apt-get install wordnet-base wordnet-sense-index)",
+)
+
+
+@pytest.fixture(scope="session")
+def wn(tmp_path_factory):
+    if not _available():
+        pytest.skip("WordNet 3.0 not installed (apt-get install wordnet-base wordnet-sense-index)")
+    return wordnet.load_wordnet(None, tmp_path_factory.mktemp("nltk_data"))
+
+
+def test_lexnames_has_45_numbered_lines():
+    lines = wordnet.lexnames_text().splitlines()
+    assert len(lines) == 45
+    assert lines[0] == "00\tadj.all\t3"
+    assert lines[3] == "03\tnoun.Tops\t1"
+    assert lines[44] == "44\tadj.ppl\t3"
+
+
+@needs_wordnet
+def test_wnid_synset_both_ways(wn):
+    assert wordnet.wnid_of(wn.synset("dog.n.01")) == "n02084071"
+    assert wordnet.wnid_of(wn.synset("tench.n.01")) == "n01440764"
+    assert wordnet.synset_of(wn, "n02084071") == wn.synset("dog.n.01")
+    assert wordnet.synset_of(wn, "n01440764") == wn.synset("tench.n.01")
+    assert wordnet.synset_of(wn, "n01440765") is None
+    assert wordnet.synset_of(wn, "dog") is None
+    with pytest.raises(ValueError):
+        wordnet.wnid_of(wn.synset("run.v.01"))
+
+
+@needs_wordnet
+def test_hyponym_closure_includes_instances(wn):
+    dogs = wordnet.hyponym_closure(wn.synset("dog.n.01"))
+    assert wn.synset("dog.n.01") in dogs
+    assert wn.synset("poodle.n.01") in dogs
+    assert wn.synset("cat.n.01") not in dogs
+    towers = wordnet.hyponym_closure(wn.synset("tower.n.01"))
+    assert wn.synset("eiffel_tower.n.01") in towers  # an instance hyponym
+    assert wn.synset("tower.n.01") in wordnet.ancestors(wn.synset("eiffel_tower.n.01"))
+
+
+@needs_wordnet
+def test_words_covering_matches_the_closure(wn):
+    tench, poodle = "n01440764", wordnet.wnid_of(wn.synset("poodle.n.01"))
+    covering = wordnet.words_covering(wn, [tench, poodle])
+    assert covering["dog"] == {poodle}
+    assert covering["tench"] == {tench}
+    assert covering["entity"] == {tench, poodle}
+    assert "domestic_dog" not in covering and "domestic" not in covering  # multiword lemma left out
+    for word, wnids in covering.items():
+        for wnid in wnids:
+            image = wordnet.synset_of(wn, wnid)
+            assert any(image in wordnet.hyponym_closure(s) for s in wn.synsets(word, pos="n")
+                       if word in [l.lower() for l in s.lemma_names()])
+    assert set(wordnet.words_covering(wn, [tench], vocabulary={"fish", "dog"})) == {"fish"}
+
+
+@pytest.mark.skipif(not (wordnet.SYSTEM_WORDNET / "data.noun").is_file(), reason="no system WordNet files")
+def test_dict_directory_is_copied_with_generated_lexnames(tmp_path):
+    source = tmp_path / "dict"
+    source.mkdir()
+    for item in wordnet.SYSTEM_WORDNET.iterdir():
+        if item.is_file():
+            (source / item.name).write_bytes(item.read_bytes())
+    reader = wordnet.load_wordnet(source, tmp_path / "cache")
+    copy = tmp_path / "cache" / "corpora" / "wordnet"
+    assert (copy / "lexnames").read_text() == wordnet.lexnames_text()
+    assert not (copy / "data.noun").is_symlink()
+    assert reader.synset("dog.n.01").offset() == 2084071
+
+
+def test_missing_wordnet_dir_is_one_clear_error(tmp_path):
+    with pytest.raises(PipelineError, match="no WordNet data.noun there; install it"):
+        wordnet.load_wordnet(tmp_path / "nowhere", tmp_path / "cache")
