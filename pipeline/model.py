@@ -548,7 +548,7 @@ def train_devise(data: GroundingData, word_vectors: np.ndarray, params: DevisePa
             optimiser.zero_grad()
             loss.mean().backward()
             optimiser.step()
-            total += float(loss.sum())
+            total += float(loss.detach().sum())
             active += int((raw > 0).sum())
             hinges += raw.numel()
         current = projection.detach().numpy().copy()

@@ -8,9 +8,11 @@ import time
 
 import numpy as np
 import pandas as pd
-from gensim.models import Word2Vec
+import torch
+from gensim.models import KeyedVectors, Word2Vec
 
-from pipeline.dataset import encode_corpus, load_grounding_data, load_vectors
+from pipeline.dataset import encode_corpus, load_grounding_data
+from pipeline.matching import read_vectors
 from pipeline.errors import PipelineError, run_stage
 from pipeline.io import atomic_path, write_json
 from pipeline.model import TrainParams, train_devise, train_iesg, train_l2, validation_p1
@@ -31,8 +33,10 @@ def main() -> None:
     args = parser.parse_args()
 
     params = load_section(TrainParams, "train", args.params)
+    # Batches of 16 are far too small to gain from intra-op threads; more threads only add overhead.
+    torch.set_num_threads(1)
     iesg_params = params.effective_iesg()
-    vectors = load_vectors(f"{args.word2vec}/vectors.kv")
+    vectors = read_vectors(f"{args.word2vec}/vectors.kv")
     try:
         output_vectors = Word2Vec.load(f"{args.word2vec}/model").syn1neg
     except Exception as exc:
@@ -54,7 +58,7 @@ def main() -> None:
         l2.save(out / "l2.npz", words="pretrained")
         devise.save(out / "devise.npz", words="pretrained")
         iesg.save(out / "iesg.npz", words="iesg")
-        grounded = vectors.__class__(vectors.vector_size, count=len(vectors))
+        grounded = KeyedVectors(vectors.vector_size)
         grounded.add_vectors(vectors.index_to_key, iesg_vectors)
         for word in vectors.index_to_key:
             grounded.set_vecattr(word, "count", vectors.get_vecattr(word, "count"))
