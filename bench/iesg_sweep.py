@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -19,7 +20,6 @@ from gensim.models import Word2Vec
 from pipeline.dataset import encode_corpus, load_grounding_data
 from pipeline.matching import read_vectors
 from pipeline.model import PAPER_IESG, L2Params, train_iesg, train_l2, validation_p1
-from dataclasses import replace
 
 SETTINGS = {
     "paper (dot, lambda 5, 1 negative)": {},
