@@ -25,7 +25,6 @@ if [ "${1:-}" = "--no-run" ]; then
   exit 0
 fi
 dvc repro
-dvc metrics show
 cat <<'MSG'
 
 Done. Outputs:
@@ -35,5 +34,5 @@ Done. Outputs:
   data/features/features.h5       CNN features                metrics/features.json
   data/models/                    L2, DeViSE, IESG            metrics/train.json, plots/train.csv
   data/report/index.html          evaluation report           metrics/evaluate.json, plots/evaluate/
-Compare runs: dvc params diff, dvc metrics diff, dvc exp show, dvc plots show.
+Compare runs: dvc metrics show, dvc params diff, dvc metrics diff, dvc exp show, dvc plots show.
 MSG

@@ -8,7 +8,7 @@ from pipeline.errors import run_stage
 from pipeline.io import atomic_path, write_json
 from pipeline.params import load_section
 from pipeline.similarity import evaluate_vectors
-from pipeline.word2vec import PretrainParams, train_word2vec
+from pipeline.word2vec import PretrainParams, save_reproducibly, train_word2vec
 
 
 def main() -> None:
@@ -24,8 +24,8 @@ def main() -> None:
     scores = evaluate_vectors(model.wv, params.analogy_restrict_vocab)
     with atomic_path(args.out) as out:
         out.mkdir()
-        model.save(str(out / "model"))
-        model.wv.save(str(out / "vectors.kv"))
+        save_reproducibly(model, out / "model")
+        save_reproducibly(model.wv, out / "vectors.kv")
     write_json(args.metrics, {
         "vocabulary": report.vocabulary,
         "corpus_words": report.corpus_words,

@@ -17,6 +17,7 @@ from pipeline.errors import PipelineError, run_stage
 from pipeline.io import atomic_path, write_json
 from pipeline.model import TrainParams, train_devise, train_iesg, train_l2, validation_p1
 from pipeline.params import load_section
+from pipeline.word2vec import save_reproducibly
 
 
 def main() -> None:
@@ -62,7 +63,7 @@ def main() -> None:
         grounded.add_vectors(vectors.index_to_key, iesg_vectors)
         for word in vectors.index_to_key:
             grounded.set_vecattr(word, "count", vectors.get_vecattr(word, "count"))
-        grounded.save(str(out / "iesg_vectors.kv"))
+        save_reproducibly(grounded, out / "iesg_vectors.kv")
     log = pd.DataFrame([dataclasses.asdict(e) for e in devise_log + iesg_log]).round(4)
     with atomic_path(args.log) as tmp:
         log.to_csv(tmp, index=False)

@@ -13,7 +13,7 @@ import pytest
 from gensim.models import KeyedVectors, Word2Vec
 
 from pipeline.errors import PipelineError
-from pipeline.word2vec import PretrainParams, train_word2vec
+from pipeline.word2vec import PretrainParams, save_reproducibly, train_word2vec
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -97,3 +97,15 @@ def test_stage_rejects_a_bad_param_without_writing(tiny_corpus, tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: params pretrain: vector_size must be >= 1")
     assert not out.exists()
+
+
+def test_saved_files_are_byte_identical_across_runs(tiny_corpus, tmp_path):
+    path, _ = tiny_corpus
+    params = PretrainParams(vector_size=8, epochs=1, min_count=1, workers=1)
+    digests = []
+    for run in ("a", "b"):
+        model, _ = train_word2vec(path, params)
+        save_reproducibly(model, tmp_path / f"{run}.model")
+        save_reproducibly(model.wv, tmp_path / f"{run}.kv")
+        digests.append(((tmp_path / f"{run}.model").read_bytes(), (tmp_path / f"{run}.kv").read_bytes()))
+    assert digests[0] == digests[1]
