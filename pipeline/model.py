@@ -242,8 +242,7 @@ def training_center(data: GroundingData, normalize: bool) -> np.ndarray:
     return prepare_features(data.features[train], normalize, zero).mean(0).astype(np.float32)
 
 
-def train_l2(data: GroundingData, word_vectors: np.ndarray, params: L2Params,
-             normalize_features: bool = False) -> Projection:
+def train_l2(data: GroundingData, word_vectors: np.ndarray, params: L2Params) -> Projection:
     """Closed-form ridge regression of word vectors on image features over training links.
 
     Returns the :class:`Projection` minimising ``sum ||f W_p - e_w||^2 + ridge ||W_p||^2``.
@@ -253,12 +252,12 @@ def train_l2(data: GroundingData, word_vectors: np.ndarray, params: L2Params,
         raise PipelineError("links.csv: no link has a training image; check the map_images split")
     dim = data.features.shape[1]
     center = np.zeros(dim, dtype=np.float32)
-    features = prepare_features(data.features, normalize_features, center).astype(np.float64)
+    features = data.features.astype(np.float64)
     image_ids, counts = np.unique(images, return_counts=True)
     gram = features[image_ids].T @ (features[image_ids] * counts[:, None]) + params.ridge * np.eye(dim)
     target = features[images].T @ word_vectors[words].astype(np.float64)
     projection = np.linalg.solve(gram, target)
-    return Projection(projection.astype(np.float32), center, normalize_features)
+    return Projection(projection.astype(np.float32), center)
 
 
 def energy(a: torch.Tensor, b: torch.Tensor, kind: Energy) -> torch.Tensor:
@@ -494,8 +493,7 @@ def train_iesg(
         with torch.no_grad():
             current = projection.detach().numpy().copy()
             vectors = words_in.numpy().copy()
-        projected = prepare_features(data.features, params.normalize_features, center) @ current
-        val_p1 = validation_p1(projected, vectors, data, params.energy)
+        val_p1 = validation_p1(features.numpy() @ current, vectors, data, params.energy)
         logs.append(EpochLog("iesg", epoch, total_loss / max(n, 1), active / max(hinges, 1), val_p1))
         if params.patience:
             if best is None or val_p1 > best[0]:
@@ -509,8 +507,8 @@ def train_iesg(
     return Projection(current, center, params.normalize_features), vectors, logs
 
 
-def train_devise(data: GroundingData, word_vectors: np.ndarray, params: DeviseParams, seed: int,
-                 normalize_features: bool = False) -> tuple[Projection, list[EpochLog]]:
+def train_devise(data: GroundingData, word_vectors: np.ndarray, params: DeviseParams,
+                 seed: int) -> tuple[Projection, list[EpochLog]]:
     """Train a DeViSE-style ranking projection on the training links (word vectors frozen).
 
     Returns the projection and the per-epoch log (validation P@1 by dot product with the
@@ -527,7 +525,7 @@ def train_devise(data: GroundingData, word_vectors: np.ndarray, params: DevisePa
     linked = set(zip(images.tolist(), words.tolist()))
     dim_in = data.features.shape[1]
     center = np.zeros(dim_in, dtype=np.float32)
-    features = torch.from_numpy(prepare_features(data.features, normalize_features, center))
+    features = torch.from_numpy(data.features.astype(np.float32))
     projection = (torch.randn(dim_in, word_vectors.shape[1]) / np.sqrt(dim_in)).requires_grad_(True)
     optimiser = torch.optim.SGD([projection], lr=params.lr, momentum=params.momentum)
     logs = []
@@ -552,7 +550,6 @@ def train_devise(data: GroundingData, word_vectors: np.ndarray, params: DevisePa
             active += int((raw > 0).sum())
             hinges += raw.numel()
         current = projection.detach().numpy().copy()
-        projected = prepare_features(data.features, normalize_features, center) @ current
         logs.append(EpochLog("devise", epoch, total / len(order), active / max(hinges, 1),
-                             validation_p1(projected, unit_words, data, "dot")))
-    return Projection(current, center, normalize_features), logs
+                             validation_p1(features.numpy() @ current, unit_words, data, "dot")))
+    return Projection(current, center), logs
