@@ -473,6 +473,10 @@ def locate_enwik8(params: CorpusParams) -> Path:
         path = download(params.url, Path(params.cache_dir) / "enwik8.zip", params.zip_sha256)
     if zipfile.is_zipfile(path):
         verify_sha256(path, params.zip_sha256)
+    else:
+        with open(path, "rb") as handle:
+            if handle.read(4) == b"PK\x03\x04":
+                raise PipelineError(f"{path}: a truncated or corrupt zip (no central directory); get it again")
     return path
 
 
@@ -494,7 +498,10 @@ def enwik8_words(path: Path, text_sha256: str | None) -> Iterator[list[str]]:
             size = path.stat().st_size
             raw = stack.enter_context(open(path, "rb"))
         hashing = _HashingReader(raw)
-        yield from wiki_words(_byte_progress(io.BufferedReader(hashing, 1 << 20), size, "enwik8"))
+        try:
+            yield from wiki_words(_byte_progress(io.BufferedReader(hashing, 1 << 20), size, "enwik8"))
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise PipelineError(f"{path}: corrupt zip ({exc}); get it again") from exc
     actual = hashing.digest.hexdigest()
     if text_sha256 and actual != text_sha256.lower():
         raise PipelineError(
@@ -516,7 +523,8 @@ def file_words(path: Path) -> Iterator[list[str]]:
 # output
 
 
-def write_corpus(documents: Iterable[list[str]], path: str | Path, words_per_line: int) -> tuple[int, int, int, str]:
+def write_corpus(documents: Iterable[list[str]], path: str | Path, words_per_line: int,
+                 source: str = "the corpus source") -> tuple[int, int, int, str]:
     """Write the words of ``documents`` as one stream, ``words_per_line`` words a line.
 
     Returns
@@ -549,7 +557,7 @@ def write_corpus(documents: Iterable[list[str]], path: str | Path, words_per_lin
         if pending:
             emit(pending)
         if tokens == 0:
-            raise PipelineError("the corpus source produced no words; check corpus.source and corpus.path")
+            raise PipelineError(f"{source}: produced no words; check corpus.source and corpus.path")
     return size, tokens, len(vocabulary), digest.hexdigest()
 
 
@@ -577,7 +585,9 @@ def build_corpus(params: CorpusParams, text_path: str | Path, metrics_path: str 
     CorpusStats
         Source, size in bytes, token count, distinct words and sha256 of the text file.
     """
-    size, tokens, vocabulary, sha256 = write_corpus(source_words(params), text_path, params.words_per_line)
+    source = {"file": f"corpus.path {params.path}",
+              "enwik8": params.path or params.url}.get(params.source, "corpus.packages")
+    size, tokens, vocabulary, sha256 = write_corpus(source_words(params), text_path, params.words_per_line, source)
     stats = CorpusStats(params.source, size, tokens, vocabulary, sha256)
     write_json(metrics_path, {
         "source": stats.source, "bytes": stats.bytes, "tokens": stats.tokens,

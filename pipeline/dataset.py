@@ -61,4 +61,8 @@ def encode_corpus(path: str | Path, key_to_index: dict[str, int]) -> np.ndarray:
         for line in handle:
             chunks.append(np.fromiter((key_to_index.get(w, -1) for w in line.split()), dtype=np.int64))
             bar.update(len(line.encode()))
-    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+    tokens = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+    if not (tokens >= 0).any():
+        raise PipelineError(f"{path}: none of its {len(tokens):,} tokens is in the word2vec vocabulary; "
+                            "rerun fetch_corpus and pretrain")
+    return tokens

@@ -26,6 +26,7 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -310,7 +311,7 @@ def fetch_tiny_imagenet(url: str, sha256: str, cache_dir: str | Path) -> Path:
                 staged.mkdir()
                 for member in tqdm(zf.infolist(), desc=f"unzip {archive.name}", unit="file", mininterval=1.0):
                     zf.extract(member, staged)
-        except zipfile.BadZipFile as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise PipelineError(f"{archive}: not a valid zip ({exc}); delete it and run again") from exc
     return root
 

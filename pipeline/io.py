@@ -7,7 +7,9 @@ leaves a half-written file where a finished one is expected.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -30,7 +32,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    remove_stale_temporaries(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent))
     staged = tmp / target.name
     try:
         yield staged
@@ -41,6 +44,27 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(staged, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_stale_temporaries(target: Path) -> None:
+    """Remove the temporaries of ``target`` that a killed writer left (their process is gone).
+
+    A temporary is named ``.<name>.<pid>.<random>.tmp``; one whose pid still runs is left alone.
+    """
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        pid = stale.name[len(target.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:
@@ -105,8 +129,12 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None) -> Path:
                     raise PipelineError(
                         f"{url}: download truncated ({received} of {total} bytes); try again"
                     )
-            verify_sha256(tmp, sha256)
-    except OSError as exc:
+            if sha256 and (actual := sha256_file(tmp)) != sha256.lower():
+                raise PipelineError(
+                    f"{url}: downloaded sha256 {actual} does not match the expected {sha256}; "
+                    f"nothing was saved to {dest}: check the URL and the sha256 param"
+                )
+    except (OSError, http.client.HTTPException) as exc:
         raise PipelineError(
             f"{url}: download failed ({exc}); without internet, download it elsewhere and "
             "point the stage's path param at the local copy"

@@ -23,6 +23,7 @@ degenerate model that scores everything alike gets P@1 = 0, not 1.
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -276,7 +277,7 @@ def read_model(path: str | os.PathLike, name: str, feature_dim: int, word_dims: 
             center = np.asarray(npz["center"], dtype=np.float32)
             words = str(npz["words"])
             normalize = bool(npz["normalize_features"]) if "normalize_features" in npz.files else False
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise PipelineError(
             f"{path}: not a model npz with 'projection', 'center' and 'words' ({exc}); rerun train"
         ) from exc

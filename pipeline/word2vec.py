@@ -155,7 +155,10 @@ def train_word2vec(corpus_file: str | Path, params: PretrainParams) -> tuple[Wor
         min_count=params.min_count, sample=params.sample, alpha=params.alpha,
         min_alpha=params.min_alpha, seed=params.seed, workers=params.workers,
     )
-    model.build_vocab(corpus_file=str(corpus_file))
+    try:
+        model.build_vocab(corpus_file=str(corpus_file))
+    except UnicodeDecodeError as exc:
+        raise PipelineError(f"{corpus_file}: not UTF-8 text ({exc}); run the fetch_corpus stage") from exc
     if len(model.wv) == 0:
         raise PipelineError(
             f"{corpus_file}: no word occurs {params.min_count}+ times; lower pretrain.min_count "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from pipeline.errors import run_stage
@@ -23,6 +24,10 @@ def main() -> None:
     params = load_section(FeaturesParams, "features", args.params)
     result = featurize(args.images, args.output, params, base_dir=Path.cwd())
     write_json(args.report, {"images": result.images, "skipped": result.skipped})
+    for item in result.skipped[:10]:
+        print(f"warning: skipped {item['path']} ({item['image_id']}): {item['error']}", file=sys.stderr)
+    if len(result.skipped) > 10:
+        print(f"warning: ... and {len(result.skipped) - 10} more skipped, listed in {args.report}", file=sys.stderr)
     write_json(
         args.metrics,
         {
