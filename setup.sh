@@ -9,9 +9,9 @@ export DVC_NO_ANALYTICS=1
 if command -v apt-get >/dev/null 2>&1; then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  # WordNet 3.0 for nltk; dpkg-deb unpacks the pinned data packages.
+  # WordNet 3.0 for nltk; dpkg-deb unpacks the pinned data packages; the tests render the report in chromium.
   $sudo apt-get update -qq
-  $sudo apt-get install -y -qq wordnet-base wordnet-sense-index dpkg >/dev/null
+  $sudo apt-get install -y -qq wordnet-base wordnet-sense-index dpkg chromium >/dev/null
 else
   echo "setup: apt-get not found; install WordNet 3.0 (or nltk's wordnet data) and dpkg-deb yourself" >&2
 fi

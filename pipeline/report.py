@@ -2,7 +2,9 @@
 
 Opens offline (no external CSS, JS or images). Shows the matching metrics beside the paper's
 Table 1 / Table 2 numbers, word similarity beside Table 3, P@1 by word frequency, the error
-types, and thumbnail grids of example queries.
+types, the DVC plots of ``dvc.yaml`` as inline SVG (:mod:`pipeline.plots`), and thumbnail grids
+of example queries. The data behind the page is kept beside it (``examples.json``,
+``errors.json``, ``report.json``), so :func:`rebuild_report` can redraw it without re-evaluating.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import html
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from pipeline.errors import PipelineError
 from pipeline.io import atomic_path
+from pipeline.plots import PlotSpec, plot_svg
 
 # Luo's reported P@1/5/10 (percent) for the matching tasks and Spearman on WS353.
 PAPER_MATCHING = {
@@ -44,6 +47,7 @@ figure.ok{border-color:#2a2}figure.query{border-color:#36c}
 figure img{display:block;margin:auto}
 ol{margin:0;padding-left:1.4em;text-align:left}
 li.ok{color:#170;font-weight:bold}
+svg.plot{display:block;margin-bottom:1.5em}
 """
 
 
@@ -185,8 +189,10 @@ def write_report(
     caption: str,
     thumbnail_px: int,
     base_dir: str | os.PathLike = ".",
+    plots: Sequence[PlotSpec] = (),
 ) -> Path:
-    """Write ``out_dir`` (atomically, replacing it): index.html, examples.json, errors.json, thumbs/.
+    """Write ``out_dir`` (atomically, replacing it): index.html, thumbs/, and the page's data as
+    examples.json, errors.json and report.json (metrics, frequency, ks, caption, thumbnail_px).
 
     Parameters
     ----------
@@ -204,7 +210,9 @@ def write_report(
         One line on the analysed model and score, shown above the analysis sections.
     thumbnail_px : int
     base_dir : path
-        Root that relative image paths start from.
+        Root that relative image paths and the plots' data files start from.
+    plots : sequence of PlotSpec
+        DVC plots to draw (:func:`pipeline.plots.read_plot_specs` of dvc.yaml); none: no section.
 
     Returns
     -------
@@ -219,6 +227,11 @@ def write_report(
             write_thumbnail(source, staged / "thumbs" / thumbnail_name(image_id), thumbnail_px)
         (staged / "examples.json").write_text(json.dumps(examples, indent=2, sort_keys=True) + "\n")
         (staged / "errors.json").write_text(json.dumps(errors, indent=2) + "\n")
+        page_data = {"metrics": metrics, "frequency": frequency, "ks": ks, "caption": caption,
+                     "thumbnail_px": thumbnail_px}
+        (staged / "report.json").write_text(json.dumps(page_data, indent=2) + "\n")
+        plot_section = ["<h2>DVC plots</h2>"] if plots else []
+        plot_section += [f"<h3>{html.escape(plot.title)}</h3>{plot_svg(plot, base_dir)}" for plot in plots]
         body = [
             "<h1>IESG evaluation</h1>",
             "<h2>Matching on the test split</h2>",
@@ -232,6 +245,7 @@ def write_report(
             frequency_table(frequency),
             "<h3>Top-1 errors of image → word by type</h3>",
             errors_table(metrics["errors"], errors, n_listed=5),
+            *plot_section,
             "<h2>Examples</h2>",
             example_grids(examples),
         ]
@@ -241,3 +255,44 @@ def write_report(
         )
         (staged / "index.html").write_text(page, encoding="utf-8")
     return out / "index.html"
+
+
+def rebuild_report(
+    source_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    base_dir: str | os.PathLike = ".",
+    plots: Sequence[PlotSpec] = (),
+) -> Path:
+    """Redraw a report from the data an earlier :func:`write_report` kept in ``source_dir``.
+
+    Parameters
+    ----------
+    source_dir : path
+        A report directory holding examples.json, errors.json and report.json.
+    out_dir : path
+        Where to write the new report (may be ``source_dir``: its data is read first).
+    base_dir, plots
+        As for :func:`write_report`.
+
+    Returns
+    -------
+    Path
+        The written ``index.html``.
+
+    Raises
+    ------
+    PipelineError
+        A data file is missing or not JSON (a report written before report.json existed).
+    """
+    data = {}
+    for name in ("examples", "errors", "report"):
+        path = Path(source_dir) / f"{name}.json"
+        try:
+            data[name] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise PipelineError(
+                f"{path}: cannot read the report's data ({exc}); rerun the evaluate stage (dvc repro evaluate)"
+            ) from exc
+    page = data["report"]
+    return write_report(out_dir, page["metrics"], page["frequency"], data["errors"], data["examples"], page["ks"],
+                        page["caption"], page["thumbnail_px"], base_dir, plots)

@@ -17,6 +17,7 @@ from pipeline.matching import (
     random_model, read_features, read_images, read_links, read_model, read_vectors, word_matrix,
 )
 from pipeline.params import load_section
+from pipeline.plots import read_plot_specs
 from pipeline.report import write_report
 from pipeline.similarity import evaluate_vectors
 from pipeline.wordnet import load_wordnet
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--metrics", default="metrics/evaluate.json")
     parser.add_argument("--plots", default="plots/evaluate", help="directory for plot CSVs")
     parser.add_argument("--report", default="data/report", help="directory for index.html and thumbnails")
+    parser.add_argument("--dvc-yaml", default="dvc.yaml", help="whose top-level plots the report draws ('': none)")
     parser.add_argument("--wordnet-cache", default="data/downloads/nltk_data", help="where an nltk copy of WordNet is built")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args()
@@ -114,8 +116,9 @@ def main() -> None:
                f"{params.sparsity_max_count}; synonym: WordNet within {params.synonym_max_hops} hypernym links or "
                f"path similarity >= {params.synonym_min_path_similarity}; confusion: closer to the top-1 word's "
                "mean training-image feature.")
-    write_report(args.report, metrics, frequency, errors, shown, params.ks, caption, params.thumbnail_px)
     write_plots(Path(args.plots), frequency, shares)
+    write_report(args.report, metrics, frequency, errors, shown, params.ks, caption, params.thumbnail_px,
+                 plots=read_plot_specs(args.dvc_yaml) if args.dvc_yaml else [])
     write_json(args.metrics, metrics)
 
     i2w, w2i = (matching[params.analysis_model][d][params.analysis_score] for d in DIRECTIONS)

@@ -1,8 +1,87 @@
 """Make this checkout's ``pipeline`` package the one that stage scripts run by the tests import,
-even when another clone is pip-installed in editable mode on the same machine."""
+even when another clone is pip-installed in editable mode on the same machine.
+
+Also the shared ``tiny_run`` fixture: the pipeline's last three stages run for real on tiny inputs."""
 
 import os
+import random
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from gensim.models import Word2Vec
+from PIL import Image
 
 REPO = str(Path(__file__).resolve().parents[1])
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
+
+# Words of the tiny run and the WordNet 3.0 synset (wnid) of their images; "animal" is also
+# linked to the images of the four animals, as map_images links a hypernym.
+TINY_NOUNS = {"dog": "n02084071", "cat": "n02121620", "horse": "n02374451", "zebra": "n02391049",
+              "apple": "n07739125", "strawberry": "n07745940", "car": "n02958343", "boat": "n02858304"}
+TINY_ANIMALS = ("dog", "cat", "horse", "zebra")
+TINY_PARAMS = """\
+features: {encoder: resnet18, weights: none, batch_size: 16, num_workers: 0, threads: 2, seed: 0}
+train:
+  seed: 0
+  iesg: {epochs: 2, batch_size: 4}
+  devise: {epochs: 2}
+evaluate: {n_examples: 4, top_examples: 5, thumbnail_px: 48}
+map_images: {}
+"""
+
+
+def _write_tiny_inputs(root: Path) -> None:
+    """What fetch_corpus, pretrain and map_images would have written, at their dvc.yaml paths."""
+    rng = random.Random(0)
+    words = [*TINY_NOUNS, "animal", *(f"w{i}" for i in range(30))]
+    (root / "data/corpus").mkdir(parents=True)
+    lines = [" ".join(rng.choice(words) for _ in range(200)) for _ in range(50)]
+    (root / "data/corpus/text.txt").write_text("\n".join(lines) + "\n")
+    model = Word2Vec(corpus_file=str(root / "data/corpus/text.txt"), vector_size=8, min_count=1, sg=1,
+                     epochs=1, workers=1, seed=0)
+    (root / "data/word2vec").mkdir(parents=True)
+    model.save(str(root / "data/word2vec/model"))
+    model.wv.save(str(root / "data/word2vec/vectors.kv"))
+
+    pixels = np.random.default_rng(0)
+    images, links = [], []
+    for n, (noun, wnid) in enumerate(TINY_NOUNS.items()):
+        (root / "data/images" / noun).mkdir(parents=True)
+        for i, split in enumerate(("train", "train", "val", "test")):
+            colour = np.array([(37 * n) % 256, (91 * n + 40) % 256, (53 * n + 100) % 256])
+            noisy = (colour + pixels.integers(-40, 40, (40, 40, 3))).clip(0, 255).astype(np.uint8)
+            path = f"data/images/{noun}/{i}.png"
+            Image.fromarray(noisy).save(root / path)
+            image_id = f"tiny/{noun}{i}.png"
+            images.append({"image_id": image_id, "path": path, "wnid": wnid, "source": "tiny", "split": split,
+                           "label": noun})
+            links += [(noun, image_id)] + ([("animal", image_id)] if noun in TINY_ANIMALS else [])
+    (root / "data/mapping").mkdir(parents=True)
+    pd.DataFrame(images).to_csv(root / "data/mapping/images.csv", index=False)
+    pd.DataFrame(links, columns=["word", "image_id"]).to_csv(root / "data/mapping/links.csv", index=False)
+    pd.DataFrame([{"image_id": "tiny/abstract.png", "path": "data/images/abstract.png", "source": "tiny",
+                   "label": "abstract", "reason": "abstract or unlabelled"}]).to_csv(
+        root / "data/mapping/unmapped.csv", index=False)
+    (root / "params.yaml").write_text(TINY_PARAMS)
+    shutil.copy(Path(REPO) / "dvc.yaml", root / "dvc.yaml")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project root where featurize (random ResNet-18), train and evaluate ran on tiny inputs.
+
+    8 nouns with 4 generated 40x40 images each (train, train, val, test), links noun -> its images
+    and animal -> the animal images, 8-d word2vec vectors; every artifact at its dvc.yaml path.
+    """
+    root = tmp_path_factory.mktemp("tiny_run")
+    _write_tiny_inputs(root)
+    for stage in ("featurize", "train", "evaluate"):
+        result = subprocess.run([sys.executable, str(Path(REPO) / "stages" / f"{stage}.py")], cwd=root,
+                                capture_output=True, text=True)
+        assert result.returncode == 0, f"{stage} failed on the tiny run:\n{result.stderr[-3000:]}"
+    return root

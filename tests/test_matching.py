@@ -156,7 +156,8 @@ def run_stage(paths: dict[str, Path], out: Path, **overrides: Path) -> subproces
     for name in ("images", "links", "features", "vectors", "models", "iesg_vectors", "params"):
         command += [f"--{name.replace('_', '-')}", str(arguments[name])]
     command += ["--metrics", str(out / "metrics.json"), "--plots", str(out / "plots"),
-                "--report", str(out / "report"), "--wordnet-cache", str(out / "cache")]
+                "--report", str(out / "report"), "--wordnet-cache", str(out / "cache"),
+                "--dvc-yaml", ""]  # its plots are not at dvc.yaml's paths
     return subprocess.run(command, capture_output=True, text=True, cwd=out)
 
 

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from pipeline.errors import PipelineError
-from pipeline.report import thumbnail_name, write_report
+from pipeline.plots import PlotSpec, plot_svg, read_plot_specs
+from pipeline.report import rebuild_report, thumbnail_name, write_report
 
 
 class Page(HTMLParser):
@@ -95,3 +96,45 @@ def test_missing_image_is_a_clear_error_and_leaves_no_report(tmp_path, inputs):
     with pytest.raises(PipelineError, match="gone.png: cannot read image"):
         write_report(tmp_path / "report", **inputs)
     assert not (tmp_path / "report").exists()
+
+
+def test_dvc_plots_are_drawn_inline_and_the_report_can_be_rebuilt(tmp_path, inputs):
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots/train.csv").write_text("model,epoch,val_p1\niesg,1,0.1\niesg,2,0.3\ndevise,1,0.2\ndevise,2,0.25\n")
+    (tmp_path / "plots/a.csv").write_text("bucket,p1\n<100,0.5\n>=100,\n")
+    (tmp_path / "plots/b.csv").write_text("bucket,p1\n<100,0.25\n>=100,1.0\n")
+    (tmp_path / "dvc.yaml").write_text(
+        "stages: {}\nplots:\n"
+        "  - plots/train.csv: {title: Validation <P@1>, x: epoch, y: val_p1}\n"
+        "  - P@1 by frequency:\n      template: bar_horizontal\n      x: p1\n"
+        "      y: {plots/a.csv: bucket, plots/b.csv: bucket}\n")
+    specs = read_plot_specs(tmp_path / "dvc.yaml")
+    assert [s.template for s in specs] == ["linear", "bar_horizontal"]
+    assert specs[1].series == (("plots/a.csv", "bucket"), ("plots/b.csv", "bucket"))
+    index = write_report(tmp_path / "report", **inputs, plots=specs)
+    page = index.read_text(encoding="utf-8")
+    assert page.count("<svg") == 2 and "<h2>DVC plots</h2>" in page
+    assert "<h3>Validation &lt;P@1&gt;</h3>" in page
+    assert page.count("<polyline") == 2 and ">val_p1 iesg<" in page and ">val_p1 devise<" in page
+    assert page.count("</rect>") == 3  # one bar (with a tooltip title) per non-empty value
+    assert "<title>b &gt;=100: 1</title>" in page
+
+    rebuilt = rebuild_report(tmp_path / "report", tmp_path / "again", inputs["base_dir"], specs)
+    assert rebuilt.read_text(encoding="utf-8") == page
+    assert sorted(p.name for p in (tmp_path / "again/thumbs").iterdir()) == sorted(
+        p.name for p in (tmp_path / "report/thumbs").iterdir())
+
+
+@pytest.mark.parametrize("plots, message", [
+    ("  - plots/x.csv: {template: confusion, x: a, y: b}\n", "template 'confusion'; the report draws"),
+    ("  - plots/x.csv: {x: a}\n", "plot 'plots/x.csv' needs both x and y"),
+])
+def test_plot_specs_the_report_cannot_draw_are_clear_errors(tmp_path, plots, message):
+    (tmp_path / "dvc.yaml").write_text("plots:\n" + plots)
+    with pytest.raises(PipelineError, match=message):
+        read_plot_specs(tmp_path / "dvc.yaml")
+
+
+def test_missing_plot_data_is_a_clear_error(tmp_path):
+    with pytest.raises(PipelineError, match="plots/none.csv: plot data not found; run the stage"):
+        plot_svg(PlotSpec("t", "linear", "epoch", (("plots/none.csv", "y"),)), tmp_path)

@@ -1,0 +1,258 @@
+"""The DVC plots of ``dvc.yaml`` drawn as inline SVG, so the HTML report shows them offline.
+
+``dvc plots show`` renders with Vega-Lite loaded from a CDN; the report instead reads the same
+top-level ``plots:`` definitions of ``dvc.yaml`` and their CSV files and draws them itself:
+
+* ``linear`` (DVC's default; also ``smooth`` and ``scatter``): ``y`` against ``x`` as lines
+  with points. Rows are split into one line per value of the file's other text columns (e.g.
+  ``model`` in ``plots/train.csv``), and per file when several files are given.
+* ``bar_horizontal`` (and ``bar_horizontal_sorted``): DVC's convention, ``x`` is the numeric
+  value and ``y`` the category field; with several files each category gets one bar per file
+  (named by the file's stem, e.g. ``iesg``). An empty value draws no bar.
+
+Stage-level ``plots`` entries are not drawn: the top-level definitions are the curated views.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from pipeline.errors import PipelineError
+
+LINE_TEMPLATES = ("linear", "smooth", "scatter")
+BAR_TEMPLATES = ("bar_horizontal", "bar_horizontal_sorted")
+PALETTE = ("#4269d0", "#efb118", "#ff725c", "#6cc5b0", "#3ca951", "#ff8ab7", "#a463f2", "#97bbf5")
+WIDTH = 640
+FONT_PX = 12
+CHAR_PX = 7  # rough width of a character at FONT_PX, to size the label margins
+
+
+@dataclass(frozen=True)
+class PlotSpec:
+    """One entry of ``dvc.yaml``'s top-level ``plots``.
+
+    Attributes
+    ----------
+    title : str
+        The plot's ``title``, else its id (a file path or a free name).
+    template : str
+        A DVC template name; see the module docstring for the ones drawn.
+    x : str
+        Field on the horizontal axis (for bars: the value).
+    series : tuple of (str, str)
+        ``(data file relative to the project root, y field)`` per data source.
+    """
+
+    title: str
+    template: str
+    x: str
+    series: tuple[tuple[str, str], ...]
+
+
+def read_plot_specs(dvc_yaml: str | os.PathLike) -> list[PlotSpec]:
+    """Read the top-level ``plots`` of ``dvc_yaml`` (an empty list when it defines none).
+
+    Raises
+    ------
+    PipelineError
+        Missing or invalid file, or a plot without ``x``/``y`` or with a template not drawn here.
+    """
+    path = Path(dvc_yaml)
+    if not path.is_file():
+        raise PipelineError(f"{path}: not found; give the project's dvc.yaml (its plots are drawn in the report)")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise PipelineError(f"{path}: not valid YAML ({exc})") from exc
+    specs = []
+    for entry in document.get("plots") or []:
+        if isinstance(entry, dict) and len(entry) == 1:
+            ((plot_id, props),) = entry.items()
+        else:
+            plot_id, props = entry, None
+        props = props or {}
+        template = props.get("template", "linear")
+        if template not in LINE_TEMPLATES + BAR_TEMPLATES:
+            raise PipelineError(
+                f"{path}: plot {plot_id!r} uses template {template!r}; the report draws "
+                f"{', '.join(LINE_TEMPLATES + BAR_TEMPLATES)}"
+            )
+        y = props.get("y")
+        if "x" not in props or y is None:
+            raise PipelineError(f"{path}: plot {plot_id!r} needs both x and y to be drawn in the report")
+        if isinstance(y, dict):
+            series = [(file, field) for file, fields in y.items() for field in _as_list(fields)]
+        else:
+            series = [(str(plot_id), field) for field in _as_list(y)]
+        specs.append(PlotSpec(str(props.get("title", plot_id)), template, str(props["x"]), tuple(series)))
+    return specs
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def plot_svg(spec: PlotSpec, base_dir: str | os.PathLike = ".") -> str:
+    """Draw ``spec`` from its CSV files (relative to ``base_dir``) as an ``<svg>`` element.
+
+    Raises
+    ------
+    PipelineError
+        A data file is missing or lacks a field the plot names.
+    """
+    tables = {file: _read_rows(Path(base_dir) / file, (spec.x, field)) for file, field in spec.series}
+    if spec.template in BAR_TEMPLATES:
+        return _bars(spec, tables)
+    return _lines(spec, tables)
+
+
+def _read_rows(path: Path, fields: tuple[str, str]) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise PipelineError(f"{path}: plot data not found; run the stage that writes it (dvc repro)")
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    missing = [f for f in fields if rows and f not in rows[0]]
+    if missing:
+        raise PipelineError(f"{path}: column(s) {', '.join(missing)} named in dvc.yaml's plots are missing")
+    return rows
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        value = float(text) if text not in (None, "") else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _series_name(file: str, field: str, spec: PlotSpec) -> str:
+    """Legend name of a data source: the file's stem when files differ, else the y field."""
+    files = {f for f, _ in spec.series}
+    return Path(file).stem if len(files) > 1 else field
+
+
+def _nice_max(value: float) -> float:
+    """A round axis end >= ``value`` (1, 2, 2.5 or 5 times a power of ten)."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    return next(step * power for step in (1, 2, 2.5, 5, 10) if step * power >= value * (1 - 1e-9))
+
+
+def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+    return [low + (high - low) * i / count for i in range(count + 1)]
+
+
+def _tick_label(value: float) -> str:
+    return f"{value:g}" if abs(value) >= 1e-9 else "0"
+
+
+def _text(x: float, y: float, text: str, anchor: str = "start", extra: str = "") -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{FONT_PX}"{extra}>'
+            f"{html.escape(text)}</text>")
+
+
+def _legend(names: list[str], x: float, y: float) -> str:
+    parts, offset = [], 0.0
+    for i, name in enumerate(names):
+        parts.append(f'<rect x="{x + offset:.1f}" y="{y - 9:.1f}" width="10" height="10" '
+                     f'fill="{PALETTE[i % len(PALETTE)]}"/>')
+        parts.append(_text(x + offset + 14, y, name))
+        offset += 24 + CHAR_PX * len(name)
+    return "".join(parts)
+
+
+def _svg(height: float, title: str, body: list[str]) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" width="{WIDTH}" height="{height:.0f}" '
+            f'viewBox="0 0 {WIDTH} {height:.0f}" role="img" aria-label="{html.escape(title)}">'
+            f"<title>{html.escape(title)}</title>" + "".join(body) + "</svg>")
+
+
+def _bars(spec: PlotSpec, tables: dict[str, list[dict[str, str]]]) -> str:
+    names = [_series_name(file, field, spec) for file, field in spec.series]
+    categories: list[str] = []
+    values: list[dict[str, float | None]] = []
+    for file, field in spec.series:
+        by_category = {row[field]: _number(row[spec.x]) for row in tables[file]}
+        categories += [c for c in by_category if c not in categories]
+        values.append(by_category)
+    if spec.template == "bar_horizontal_sorted":
+        categories.sort(key=lambda c: -max((v.get(c) or 0.0) for v in values))
+    top = 28.0 if len(names) > 1 else 8.0
+    left = 12 + CHAR_PX * max((len(c) for c in categories), default=4)
+    bar, gap = 12.0, 10.0
+    band = bar * len(names) + gap
+    plot_height = band * len(categories)
+    height = top + plot_height + 40
+    right = WIDTH - 20
+    highest = _nice_max(max((v or 0.0 for series in values for v in series.values()), default=1.0))
+    scale = (right - left) / highest
+    body = [_legend(names, left, 16) if len(names) > 1 else ""]
+    for tick in _ticks(0.0, highest):
+        x = left + tick * scale
+        body.append(f'<line x1="{x:.1f}" y1="{top:.1f}" x2="{x:.1f}" y2="{top + plot_height:.1f}" stroke="#ddd"/>')
+        body.append(_text(x, top + plot_height + 14, _tick_label(tick), "middle"))
+    for c, category in enumerate(categories):
+        y0 = top + c * band + gap / 2
+        body.append(_text(left - 6, y0 + bar * len(names) / 2 + 4, category, "end"))
+        for s, series in enumerate(values):
+            value = series.get(category)
+            if value is not None:
+                body.append(f'<rect x="{left:.1f}" y="{y0 + s * bar:.1f}" width="{max(value, 0.0) * scale:.1f}" '
+                            f'height="{bar - 1:.1f}" fill="{PALETTE[s % len(PALETTE)]}">'
+                            f"<title>{html.escape(f'{names[s]} {category}: {value:g}')}</title></rect>")
+    body.append(f'<line x1="{left:.1f}" y1="{top:.1f}" x2="{left:.1f}" y2="{top + plot_height:.1f}" stroke="#444"/>')
+    body.append(_text((left + right) / 2, height - 8, spec.x, "middle"))
+    return _svg(height, spec.title, body)
+
+
+def _lines(spec: PlotSpec, tables: dict[str, list[dict[str, str]]]) -> str:
+    lines: dict[str, list[tuple[float, float]]] = {}
+    for file, field in spec.series:
+        rows = tables[file]
+        groups = [k for k in (rows[0] if rows else {}) if k not in (spec.x, field)
+                  and any(_number(r[k]) is None for r in rows)]
+        for row in rows:
+            x, y = _number(row[spec.x]), _number(row[field])
+            if x is None or y is None:
+                continue
+            name = " ".join([_series_name(file, field, spec), *(row[g] for g in groups)]) if groups else \
+                _series_name(file, field, spec)
+            lines.setdefault(name, []).append((x, y))
+    points = [p for line in lines.values() for p in line]
+    low_x = min((x for x, _ in points), default=0.0)
+    high_x = max((x for x, _ in points), default=1.0)
+    if high_x == low_x:
+        high_x = low_x + 1
+    lowest = -_nice_max(-min(0.0, *(y for _, y in points))) if any(y < 0 for _, y in points) else 0.0
+    highest = _nice_max(max((y for _, y in points), default=1.0))
+    left, right, top, height = 50.0, WIDTH - 20.0, 28.0, 300.0
+    bottom = height - 40
+    sx = (right - left) / (high_x - low_x)
+    sy = (bottom - top) / (highest - lowest)
+    body = [_legend(list(lines), left, 16)]
+    for tick in _ticks(lowest, highest):
+        y = bottom - (tick - lowest) * sy
+        body.append(f'<line x1="{left:.1f}" y1="{y:.1f}" x2="{right:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
+        body.append(_text(left - 6, y + 4, _tick_label(tick), "end"))
+    for tick in sorted({x for x, _ in points}) if len({x for x, _ in points}) <= 12 else _ticks(low_x, high_x):
+        body.append(_text(left + (tick - low_x) * sx, bottom + 14, _tick_label(tick), "middle"))
+    for i, (name, line) in enumerate(lines.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        coords = [(left + (x - low_x) * sx, bottom - (y - lowest) * sy) for x, y in sorted(line)]
+        if spec.template != "scatter":
+            body.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="'
+                        + " ".join(f"{x:.1f},{y:.1f}" for x, y in coords) + '"/>')
+        body += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in coords]
+    body.append(f'<line x1="{left:.1f}" y1="{bottom:.1f}" x2="{right:.1f}" y2="{bottom:.1f}" stroke="#444"/>')
+    body.append(_text((left + right) / 2, height - 8, spec.x, "middle"))
+    body.append(_text(14, (top + bottom) / 2, ", ".join(dict.fromkeys(f for _, f in spec.series)), "middle",
+                      f' transform="rotate(-90 14 {(top + bottom) / 2:.1f})"'))
+    return _svg(height, spec.title, body)

@@ -1,0 +1,239 @@
+"""The ``iesg`` console command on the tiny end-to-end run: every sub-command, text and JSON, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import TINY_ANIMALS, TINY_NOUNS
+from pipeline.cli import format_table, main
+from pipeline.wordnet import SYSTEM_WORDNET
+
+TEST_DATA = Path(__file__).parent / "data"
+
+
+def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    """Run ``iesg argv`` in this process; return exit code, stdout, stderr."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:  # argparse's usage errors
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys: pytest.CaptureFixture, *argv: str) -> dict:
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_format_table_aligns_text_left_and_numbers_right():
+    table = format_table(["name", "n", "score"], [["a", 5, 0.5], ["long name", 12345, 10.0]])
+    assert table.splitlines() == [
+        "name            n   score",
+        "---------  ------  ------",
+        "a               5   0.500",
+        "long name  12,345  10.000",
+    ]
+
+
+def test_status_counts_every_stage_from_its_files(tiny_run, capsys):
+    result = run_json(capsys, "status", "--root", str(tiny_run))
+    rows = {row["artifact"]: row for row in result["artifacts"]}
+    stages = [r["stage"] for r in result["artifacts"]]
+    assert list(dict.fromkeys(stages)) == ["fetch_corpus", "pretrain", "map_images", "featurize", "train", "evaluate"]
+    assert all(row["exists"] and row["problem"] is None and row["bytes"] > 0 for row in rows.values())
+    assert rows["corpus"]["counts"] == {"tokens": 10_000, "distinct_words": 39, "lines": 50}
+    assert rows["vectors"]["counts"] == {"vocab": 39, "dim": 8}
+    assert rows["word2vec"]["counts"]["corpus_words"] == 10_000
+    assert rows["images"]["counts"] == {"images": 32, "synsets": 8, "train": 16, "val": 8, "test": 8}
+    assert rows["links"]["counts"] == {"links": 48, "words": 9, "images": 32}
+    assert rows["unmapped"]["counts"] == {"images": 1}
+    assert rows["features"]["counts"] == {"images": 32, "dim": 512, "encoder": "resnet18"}
+    assert rows["iesg_model"]["counts"] == {"projection": "512x8", "words": "iesg"}
+    assert rows["metrics"]["counts"] == {"test_pairs": 12, "words": 9, "images": 32}
+
+    code, out, _ = run(capsys, "status", "--root", str(tiny_run))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["stage", "artifact", "size", "counts"]
+    assert any(line.startswith("featurize") and "dim 512" in line and "kB" in line for line in lines)
+
+
+def test_status_names_the_stage_to_run_for_missing_artifacts(tmp_path, capsys):
+    result = run_json(capsys, "status", "--root", str(tmp_path))
+    assert not any(row["exists"] for row in result["artifacts"])
+    assert result["artifacts"][0]["problem"] == "missing; run: dvc repro fetch_corpus"
+    code, out, _ = run(capsys, "status", "--root", str(tmp_path), "--corpus", str(TEST_DATA / "README.md"))
+    assert code == 0 and "missing; run: dvc repro evaluate" in out and "tokens" in out
+
+
+def test_words_of_an_image_id_by_iesg_and_l2(tiny_run, capsys):
+    result = run_json(capsys, "words", "tiny/dog3.png", "--root", str(tiny_run), "-k", "4")
+    assert result["query"] == {"image_id": "tiny/dog3.png", "path": "data/images/dog/3.png", "split": "test",
+                               "linked_words": ["animal", "dog"]}
+    assert result["candidates"] == 9 and result["score"] == "dot"
+    for model in ("iesg", "l2"):
+        top = result["top"][model]
+        assert [t["rank"] for t in top] == [1, 2, 3, 4]
+        assert [t["score"] for t in top] == sorted((t["score"] for t in top), reverse=True)
+        assert all(t["word"] in {*TINY_NOUNS, "animal"} and t["linked"] == (t["word"] in ("animal", "dog"))
+                   for t in top)
+
+    code, out, _ = run(capsys, "words", "tiny/dog3.png", "--root", str(tiny_run), "--score", "cos")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("image tiny/dog3.png (test split")
+    assert "by cos score" in lines[1] and lines[2].split() == ["rank", "iesg", "score", "l2", "score"]
+    assert len(lines) == 4 + 5
+
+
+def test_words_of_an_image_file_featurizes_it_like_the_featurize_stage(tiny_run, capsys):
+    by_id = run_json(capsys, "words", "tiny/horse0.png", "--root", str(tiny_run))
+    by_file = run_json(capsys, "words", str(tiny_run / "data/images/horse/0.png"), "--root", str(tiny_run))
+    assert by_file["query"]["image_id"] is None
+    for model in ("iesg", "l2"):
+        assert [t["word"] for t in by_file["top"][model]] == [t["word"] for t in by_id["top"][model]]
+        np.testing.assert_allclose([t["score"] for t in by_file["top"][model]],
+                                   [t["score"] for t in by_id["top"][model]], rtol=1e-3, atol=1e-3)
+
+    code, out, _ = run(capsys, "words", str(TEST_DATA / "tuxpaint_zebra.png"), "--root", str(tiny_run), "-k", "2")
+    assert code == 0 and out.startswith(f"image file {TEST_DATA / 'tuxpaint_zebra.png'} (featurized now)")
+    assert len(out.splitlines()) == 4 + 2
+
+
+def test_images_of_a_word(tiny_run, capsys):
+    result = run_json(capsys, "images", "Dog", "--root", str(tiny_run), "--split", "test", "-k", "3",
+                      "--model", "l2")
+    assert result["word"] == "dog" and result["model"] == "l2" and result["candidates"] == 8
+    assert result["linked_images"] == 4
+    assert len(result["top"]) == 3 and all(t["split"] == "test" for t in result["top"])
+    images = pd.read_csv(tiny_run / "data/mapping/images.csv").set_index("image_id")["path"]
+    for t in result["top"]:
+        assert t["path"] == images[t["image_id"]] and t["linked"] == (t["image_id"] == "tiny/dog3.png")
+
+    code, out, _ = run(capsys, "images", "animal", "--root", str(tiny_run))
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("'animal': top 5 of 32 images (all splits) by iesg, dot score; 16 images")
+    assert lines[1].split() == ["rank", "image_id", "split", "score", "linked", "path"]
+    assert len(lines) == 3 + 5
+
+
+def test_neighbours_by_pretrained_and_iesg_vectors(tiny_run, capsys):
+    result = run_json(capsys, "neighbours", "zebra", "--root", str(tiny_run), "-k", "3")
+    assert result["word"] == "zebra" and result["linked_images"] == 4
+    assert -1 <= result["cosine_pretrained_iesg"] <= 1
+    for side in ("pretrained", "iesg"):
+        neighbours = result["neighbours"][side]
+        assert [n["rank"] for n in neighbours] == [1, 2, 3] and "zebra" not in {n["word"] for n in neighbours}
+
+    code, out, _ = run(capsys, "neighbours", "zebra", "--root", str(tiny_run))
+    lines = out.splitlines()
+    assert code == 0 and "cosine between its pretrained and IESG vectors" in lines[0]
+    assert lines[1].split() == ["rank", "pretrained", "cosine", "iesg", "cosine"] and len(lines) == 3 + 10
+
+
+@pytest.mark.skipif(not (SYSTEM_WORDNET / "data.noun").is_file(), reason="no system WordNet (wordnet-base)")
+def test_synsets_hyponyms_and_images_of_a_word(tiny_run, capsys):
+    result = run_json(capsys, "synsets", "animal", "--root", str(tiny_run), "-k", "20")
+    assert result["word"] == "animal" and result["linked_images"] == 16
+    (animal,) = result["synsets"]
+    assert animal["synset"] == "animal.n.01" and animal["wnid"] == "n00015388"
+    assert animal["image_synsets"] == 4 and animal["images"] == 16 and len(animal["image_list"]) == 16
+    assert {i["synset"] for i in animal["image_list"]} == {f"{a}.n.01" for a in TINY_ANIMALS}
+    assert animal["hyponyms"] > 20 and len(animal["hyponym_names"]) == 20
+
+    dog = run_json(capsys, "synsets", "dog", "--root", str(tiny_run))
+    by_name = {s["synset"]: s for s in dog["synsets"]}
+    assert "dog.n.01" in by_name and by_name["dog.n.01"]["images"] == 4
+    assert "poodle.n.01" not in by_name  # only synsets the word is a lemma of
+    assert sum(s["images"] for s in dog["synsets"]) == 4
+
+    code, out, _ = run(capsys, "synsets", "dog", "--root", str(tiny_run), "-k", "2")
+    assert code == 0 and out.startswith("'dog': 7 noun synsets in WordNet 3.0; 4 images linked")
+    assert "\ndog.n.01      n02084071        18" in out and "hyponyms of dog.n.01: " in out and "(+16 more)" in out
+    assert "dog.n.01  tiny/dog0.png  dog.n.01      train  *" in out
+
+
+def test_report_is_redrawn_with_the_dvc_plots(tiny_run, tmp_path, capsys):
+    result = run_json(capsys, "report", "--root", str(tiny_run), "--out", str(tmp_path / "report"))
+    index = Path(result["index"])
+    assert index == tmp_path / "report" / "index.html" and result["url"].startswith("file://")
+    page = index.read_text(encoding="utf-8")
+    assert page == (tiny_run / "data/report/index.html").read_text(encoding="utf-8")
+    assert page.count("<svg") == 4 and "IESG and DeViSE validation P@1" in page
+
+
+def test_the_console_script_is_installed_and_runs(tiny_run):
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "iesg"]
+    assert script.value == "pipeline.cli:main"
+    executable = shutil.which("iesg")
+    assert executable, "the iesg command is not on PATH; install the project: pip install -e ."
+    result = subprocess.run([executable, "neighbours", "cat", "--root", str(tiny_run), "--json"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["word"] == "cat"
+    module = subprocess.run([sys.executable, "-m", "pipeline.cli", "words", "tiny/nope.png", "--root", str(tiny_run)],
+                            capture_output=True, text=True)
+    assert module.returncode == 2 and module.stderr.startswith("error: 'tiny/nope.png': ")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["neighbours", "zebar"], "error: 'zebar': not in the vocabulary of {root}/data/word2vec/vectors.kv; "
+                              "close matches: zebra"),
+    (["images", "dgo"], "error: 'dgo': not in the vocabulary of {root}/data/models/iesg_vectors.kv; "
+                        "close matches: dog"),
+    (["words", "tiny/dgo3.png"], "error: 'tiny/dgo3.png': neither an image id in {root}/data/features/features.h5 "
+                                 "nor an image file; close matches: tiny/dog3.png"),
+    (["words", str(TEST_DATA / "README.md")], "error: {data}/README.md: cannot read it as an image"),
+    (["words", "tiny/dog3.png", "--features", "nowhere.h5"],
+     "error: {root}/nowhere.h5: file not found; run the featurize stage"),
+    (["neighbours", "dog", "--vectors", str(TEST_DATA / "README.md")],
+     "error: {data}/README.md: not loadable as gensim KeyedVectors"),
+    (["report", "--report", "data"], "error: {root}/data/examples.json: cannot read the report's data"),
+    (["report", "--dvc-yaml", "none.yaml"], "error: {root}/none.yaml: not found; give the project's dvc.yaml"),
+])
+def test_bad_input_is_one_error_line_with_exit_code_2(tiny_run, capsys, argv, message):
+    code, out, err = run(capsys, *argv, "--root", str(tiny_run))
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith(message.format(root=tiny_run, data=TEST_DATA))
+
+
+@pytest.mark.skipif(not (SYSTEM_WORDNET / "data.noun").is_file(), reason="no system WordNet (wordnet-base)")
+def test_synsets_of_a_non_noun_suggests_nouns(tiny_run, capsys):
+    code, _, err = run(capsys, "synsets", "dgo", "--root", str(tiny_run))
+    assert code == 2 and err.startswith("error: 'dgo': not a noun (lemma) of WordNet 3.0; close matches: ")
+    assert "dog" in err or "dago" in err
+
+
+def test_words_refuses_an_encoder_other_than_the_features_one(tiny_run, tmp_path, capsys):
+    params = tmp_path / "params.yaml"
+    params.write_text((tiny_run / "params.yaml").read_text().replace("resnet18", "resnet34"))
+    code, _, err = run(capsys, "words", str(TEST_DATA / "tuxpaint_zebra.png"), "--root", str(tiny_run),
+                       "--params", str(params))
+    assert code == 2
+    assert "features.encoder/weights are resnet34/none but" in err and "made with resnet18/none" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([], "the following arguments are required: COMMAND"),
+    (["look"], "invalid choice: 'look'"),
+    (["words"], "the following arguments are required: IMAGE"),
+    (["images", "dog", "-k", "0"], "argument -k/--top: must be >= 1, got 0"),
+    (["images", "dog", "-k", "many"], "argument -k/--top: invalid positive_int value: 'many'"),
+    (["images", "dog", "--model", "clip"], "argument --model: invalid choice: 'clip'"),
+    (["neighbours", "dog", "--features", "x.h5"], "unrecognized arguments: --features x.h5"),
+])
+def test_bad_arguments_are_usage_errors(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.startswith("usage: iesg") and message in err.strip().splitlines()[-1]
