@@ -1,8 +1,10 @@
 """Image feature extraction: images.csv -> one HDF5 file of pooled CNN vectors.
 
-Images are decoded and preprocessed in DataLoader worker processes, run through a frozen encoder
-(:mod:`pipeline.encoders`) in batches under ``torch.inference_mode``, and each batch is appended
-to a resizable HDF5 dataset as soon as it is computed, so memory stays bounded by a few batches
+Each DataLoader worker process decodes, preprocesses and runs a frozen encoder
+(:mod:`pipeline.encoders`) on whole batches under ``torch.inference_mode`` (one torch thread per
+worker by default: small single-threaded batches are the fastest way through a CNN on a CPU;
+``bench/featurize.py`` measures it), and each batch's features are appended to a resizable HDF5
+dataset as soon as they come, so memory stays bounded by a few batches
 whatever the number of images. An image that cannot be decoded is skipped and reported; the
 file holds only decoded images, with ``image_ids`` aligned row by row with ``features``.
 """
@@ -34,7 +36,7 @@ class FeaturesParams:
 
     encoder: EncoderName = "efficientnet_lite0"
     weights: WeightsName = "imagenet"
-    batch_size: int = 32
+    batch_size: int = 4
     num_workers: int = 2
     threads: int = 0
     seed: int = 0
@@ -95,38 +97,63 @@ def load_rgb(path: str | os.PathLike) -> Image.Image:
     return image.convert("RGB")
 
 
-class _ImageFiles(Dataset):
-    """Item ``i``: ``(i, tensor, "")`` for a decodable image, ``(i, None, error)`` otherwise."""
+class _EncodedBatches(Dataset):
+    """Item ``b``: batch ``b`` of ``paths`` decoded, preprocessed and encoded where it is asked for.
 
-    def __init__(self, paths: Sequence[str], transform: Callable[[Image.Image], torch.Tensor]):
+    Returns ``(indices, features, failed)``: positions of the decoded images, their float32
+    features (len(indices), dim) and ``(position, error)`` of the images that did not decode. Run
+    in DataLoader workers, each worker does the whole job of its batches with its own threads, so
+    the workers keep every core busy with no hand-over of pixels between processes.
+    """
+
+    def __init__(self, encoder: Encoder, paths: Sequence[str], batch_size: int) -> None:
+        self.encoder = encoder
         self.paths = list(paths)
-        self.transform = transform
+        self.batch_size = batch_size
+        self.transform = encoder.preprocessing.transform()
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return -(-len(self.paths) // self.batch_size)
 
-    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str]:
-        try:
-            return index, self.transform(load_rgb(self.paths[index])), ""
-        except Exception as exc:  # any undecodable file is reported, never fatal
-            return index, None, f"{type(exc).__name__}: {exc}"
+    def __getitem__(self, batch: int) -> tuple[list[int], np.ndarray, list[tuple[int, str]]]:
+        good: list[tuple[int, torch.Tensor]] = []
+        failed: list[tuple[int, str]] = []
+        for index in range(batch * self.batch_size, min((batch + 1) * self.batch_size, len(self.paths))):
+            try:
+                good.append((index, self.transform(load_rgb(self.paths[index]))))
+            except Exception as exc:  # any undecodable file is reported, never fatal
+                failed.append((index, f"{type(exc).__name__}: {exc}"))
+        if not good:
+            return [], np.empty((0, self.encoder.dim), np.float32), failed
+        with torch.inference_mode():
+            features = self.encoder.features(torch.stack([pixels for _, pixels in good]))
+        return [index for index, _ in good], features.numpy().astype(np.float32, copy=False), failed
 
 
-def _collate(items: list) -> tuple[list[int], torch.Tensor | None, list[tuple[int, str]]]:
-    good = [(index, pixels) for index, pixels, _ in items if pixels is not None]
-    failed = [(index, error) for index, pixels, error in items if pixels is None]
-    pixels = torch.stack([p for _, p in good]) if good else None
-    return [index for index, _ in good], pixels, failed
+def _as_is(item):
+    return item
 
 
-def _worker_init(_: int) -> None:
-    torch.set_num_threads(1)
+class _WorkerThreads:
+    """DataLoader ``worker_init_fn``: give each worker process its share of the torch threads."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+
+    def __call__(self, _: int) -> None:
+        torch.set_num_threads(self.threads)
 
 
 def encode_batches(
-    encoder: Encoder, paths: Sequence[str], batch_size: int, num_workers: int
+    encoder: Encoder, paths: Sequence[str], batch_size: int, num_workers: int, threads: int = 0,
 ) -> Iterator[tuple[list[int], np.ndarray, list[tuple[int, str]]]]:
     """Yield the features of ``paths`` batch by batch, in order.
+
+    With ``num_workers`` > 0, each DataLoader worker process decodes *and* encodes whole batches
+    (the model is shared with the workers by fork, copy-on-write) with ``threads / num_workers``
+    torch threads; this process only collects the features. On a CPU this beats one process
+    running the network on several threads while workers decode: a batch of a few images per
+    single-threaded process stays in the core's cache and needs no thread synchronisation.
 
     Parameters
     ----------
@@ -137,7 +164,10 @@ def encode_batches(
     batch_size : int
         Images per forward pass.
     num_workers : int
-        DataLoader worker processes decoding images (0: decode in this process).
+        Worker processes decoding and encoding batches (0: everything in this process).
+    threads : int
+        Torch threads in all (0: one per available core), split among the workers; without
+        workers, this process's current torch setting is used.
 
     Yields
     ------
@@ -148,19 +178,18 @@ def encode_batches(
     failed : list of (int, str)
         Positions and error messages of the images of this batch that did not decode.
     """
+    threads = threads or len(os.sched_getaffinity(0))  # (without workers, the caller's setting holds)
     loader = DataLoader(
-        _ImageFiles(paths, encoder.preprocessing.transform()),
-        batch_size=batch_size,
+        _EncodedBatches(encoder, paths, batch_size),
+        batch_size=None,
         num_workers=num_workers,
-        collate_fn=_collate,
-        worker_init_fn=_worker_init if num_workers else None,
+        collate_fn=_as_is,
+        worker_init_fn=_WorkerThreads(max(1, threads // num_workers)) if num_workers else None,
+        # a batch's features are small (batch x dim floats): let each worker run well ahead, so that
+        # one slow batch (a large photo) does not leave the other workers idle
+        prefetch_factor=8 if num_workers else None,
     )
-    with torch.inference_mode():
-        for indices, pixels, failed in loader:
-            if pixels is None:
-                yield [], np.empty((0, encoder.dim), np.float32), failed
-            else:
-                yield indices, encoder.features(pixels).numpy().astype(np.float32, copy=False), failed
+    yield from loader
 
 
 class FeatureWriter:
@@ -204,10 +233,7 @@ def read_images_table(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"{path}: images table not found; run the map_images stage first")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise PipelineError(f"{path}: not a readable CSV ({exc}); rerun map_images") from exc
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in ("image_id", "path") if c not in table.columns]
     if missing:
         raise PipelineError(f"{path}: column(s) {', '.join(missing)} missing; rerun map_images")
@@ -265,7 +291,7 @@ def featurize(
         h5.attrs["dim"] = encoder.dim
         writer = FeatureWriter(h5, encoder.dim, chunk_rows=params.batch_size)
         files = [str(Path(base_dir) / p) for p in paths]
-        batches = encode_batches(encoder, files, params.batch_size, params.num_workers)
+        batches = encode_batches(encoder, files, params.batch_size, params.num_workers, params.threads)
         with tqdm(total=len(paths), unit="img", desc=f"featurize {encoder.name}") as bar:
             for indices, features, failed in batches:
                 writer.append([ids[i] for i in indices], features)

@@ -1,0 +1,103 @@
+"""Helpers shared by the bench scripts: child processes with their own peak RSS, machine load,
+tables and the optional JSON result file.
+
+Every bench prints ratios measured in one run on one machine (absolute numbers depend on the
+machine and on whatever else runs on it, so the load average is printed with them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # `python bench/x.py` puts bench/, not the checkout, on sys.path
+    sys.path.insert(0, str(REPO))
+
+
+def child_env() -> dict[str, str]:
+    """Environment for child processes: this checkout's ``pipeline`` package first on the path."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    env.setdefault("DVC_NO_ANALYTICS", "1")
+    return env
+
+
+def run_child(argv: Sequence[str], cwd: str | Path | None = None) -> tuple[dict[str, Any], float, int]:
+    """Run ``python argv`` in its own process; it must print one JSON object as its last line.
+
+    Returns
+    -------
+    (dict, float, int)
+        The child's JSON result, its wall time in seconds, and the peak RSS in KiB of the largest
+        single process of its tree (``wait4``'s ``ru_maxrss``: the child, or any descendant it
+        waited for, e.g. DataLoader workers).
+    """
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE, cwd=cwd, env=child_env(),
+                            text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)  # reap it ourselves to get its rusage
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stdout.close()
+    wall = time.perf_counter() - started
+    if proc.returncode:
+        raise RuntimeError(f"bench child {' '.join(argv)} failed with exit status {proc.returncode}")
+    lines = [line for line in out.strip().splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"bench child {' '.join(argv)} printed no JSON result:\n{out}")
+    result = json.loads(lines[-1])
+    return result, wall, usage.ru_maxrss
+
+
+def peak_rss_kib() -> dict[str, int]:
+    """Peak RSS (KiB) of this process and of its largest reaped child (``getrusage``)."""
+    import resource
+
+    return {
+        "self_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "children_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    }
+
+
+def machine() -> dict[str, Any]:
+    """CPU count, load average (1, 5, 15 min) and Python/torch versions, for the record."""
+    info: dict[str, Any] = {
+        "cpus": len(os.sched_getaffinity(0)),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+        "python": sys.version.split()[0],
+    }
+    return info
+
+
+def print_machine(label: str) -> dict[str, Any]:
+    info = machine()
+    print(f"[{label}] {info['cpus']} CPUs, load average {' '.join(map(str, info['loadavg']))} (1/5/15 min)",
+          flush=True)
+    return info
+
+
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    """A GitHub-markdown table (it reads fine in a terminal too)."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
+    return "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+                      *map(line, cells[1:])])
+
+
+def verdict(value: float, target: float, higher_is_better: bool = True) -> str:
+    ok = value >= target if higher_is_better else value <= target
+    return "met" if ok else "MISSED"
+
+
+def write_json(path: str | None, payload: dict[str, Any]) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"results written to {path}")
