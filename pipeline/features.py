@@ -233,7 +233,10 @@ def read_images_table(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"{path}: images table not found; run the map_images stage first")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise PipelineError(f"{path}: not a readable CSV ({exc}); rerun map_images") from exc
     missing = [c for c in ("image_id", "path") if c not in table.columns]
     if missing:
         raise PipelineError(f"{path}: column(s) {', '.join(missing)} missing; rerun map_images")
