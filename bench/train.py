@@ -42,9 +42,11 @@ def reference_iesg(data, tokens: np.ndarray, counts: np.ndarray, input_vectors: 
                    output_vectors: np.ndarray, params, seed: int, init, triples: int):
     """The straightforward implementation: Python-built batches, dense nn.Embedding + torch SGD.
 
+    ``init`` is the L2 solution on IESG's feature preparation: its centre and normalisation prepare
+    the features, and its ``W_p`` is the start when ``params.init == "l2"``.
     Returns (projection ndarray, input word vectors ndarray, seconds).
     """
-    from pipeline.model import hinge_loss
+    from pipeline.model import hinge_loss, prepare_features
 
     started = time.perf_counter()
     rnd = random.Random(seed)
@@ -88,12 +90,12 @@ def reference_iesg(data, tokens: np.ndarray, counts: np.ndarray, input_vectors: 
                          for _ in range(params.negatives)]
             return centre, stream[cursor], negatives, rnd.choice(images_of[centre])
 
-    features = torch.from_numpy(data.features.astype(np.float32))
+    features = torch.from_numpy(prepare_features(data.features, init.normalize_features, init.center))
     embed_in = torch.nn.Embedding.from_pretrained(torch.from_numpy(input_vectors.astype(np.float32)),
                                                   freeze=not params.update_words)
     embed_ctx = embed_in if params.context_vectors == "input" else torch.nn.Embedding.from_pretrained(
         torch.from_numpy(output_vectors.astype(np.float32)), freeze=not params.update_words)
-    start = torch.from_numpy(init.projection.copy()) if params.init == "l2" and init is not None else \
+    start = torch.from_numpy(init.projection.copy()) if params.init == "l2" else \
         torch.randn(features.shape[1], input_vectors.shape[1]) * params.init_scale / np.sqrt(features.shape[1])
     projection = torch.nn.Parameter(start.clone())
     word_parameters = list({id(p): p for p in (embed_in.weight, embed_ctx.weight)}.values())
@@ -146,7 +148,7 @@ def main() -> None:
 
     from pipeline.dataset import encode_corpus, load_grounding_data
     from pipeline.matching import read_vectors
-    from pipeline.model import TrainParams, train_iesg, train_l2, validation_p1
+    from pipeline.model import L2Params, Projection, TrainParams, train_iesg, train_l2, validation_p1
     from pipeline.params import load_section
 
     torch.set_num_threads(args.threads)
@@ -163,21 +165,22 @@ def main() -> None:
                                      args.features, vectors)
     tokens = encode_corpus(args.corpus, vectors.key_to_index)
     counts = np.array([vectors.get_vecattr(w, "count") for w in vectors.index_to_key], dtype=np.int64)
-    l2 = train_l2(data, vectors.vectors, train_params.l2)
+    l2 = train_l2(data, vectors.vectors, L2Params(train_params.l2.ridge, params.normalize_features,
+                                                  params.center_features))
     print(f"{len(tokens):,} tokens, vocabulary {len(vectors):,} x {vectors.vector_size}, "
           f"{len(data.links_in('train')[0]):,} training links; IESG ({train_params.setting}): {params}", flush=True)
-    score = lambda projection, words: validation_p1(data.features @ projection, words, data, params.energy)  # noqa: E731
-    l2_val = score(l2.projection, vectors.vectors)
+    score = lambda projection, words: validation_p1(projection.project(data.features), words, data, params.energy)  # noqa: E731
+    l2_val = score(l2, vectors.vectors)
     payload: dict = {"triples": args.triples, "params": dataclasses.asdict(params), "machine_start": before,
                      "l2_val_p1": l2_val, "fast": [], "reference": []}
 
     def run_fast() -> None:
         started = time.perf_counter()
         projection, words, _ = train_iesg(data, tokens, counts, vectors.vectors, output_vectors, params,
-                                          train_params.seed, init=l2)
+                                          train_params.seed, l2_ridge=train_params.l2.ridge)
         seconds = time.perf_counter() - started
         result = {"seconds": seconds, "triples_per_s": args.triples / seconds,
-                  "val_p1": score(projection.projection, words)}
+                  "val_p1": score(projection, words)}
         payload["fast"].append(result)
         print(f"  train_iesg: {args.triples:,} triples in {seconds:.1f} s = {result['triples_per_s']:,.0f} "
               f"triples/s, val P@1 {result['val_p1']:.3f}", flush=True)
@@ -185,7 +188,8 @@ def main() -> None:
     def run_reference() -> None:
         projection, words, seconds = reference_iesg(data, tokens, counts, vectors.vectors, output_vectors,
                                                     params, train_params.seed, l2, args.triples)
-        result = {"seconds": seconds, "triples_per_s": args.triples / seconds, "val_p1": score(projection, words)}
+        result = {"seconds": seconds, "triples_per_s": args.triples / seconds,
+                  "val_p1": score(Projection(projection, l2.center, l2.normalize_features), words)}
         payload["reference"].append(result)
         print(f"  reference : {args.triples:,} triples in {seconds:.1f} s = {result['triples_per_s']:,.0f} "
               f"triples/s, val P@1 {result['val_p1']:.3f}", flush=True)
@@ -216,7 +220,7 @@ def main() -> None:
             corpus = np.resize(tokens, size)  # truncated, or repeated end to end
             started = time.perf_counter()
             _, _, log = train_iesg(data, corpus, counts, vectors.vectors, output_vectors, full,
-                                   train_params.seed, init=l2)
+                                   train_params.seed, l2_ridge=train_params.l2.ridge)
             seconds = time.perf_counter() - started
             from pipeline.model import CorpusWindows
 

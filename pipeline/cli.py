@@ -21,6 +21,7 @@ import argparse
 import difflib
 import json
 import math
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -575,7 +576,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else command.text(result))
+    try:
+        print(json.dumps(result, indent=2, ensure_ascii=False) if args.json else command.text(result))
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader stopped early (`iesg status | head`): no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0
 
 

@@ -15,6 +15,8 @@ so one step costs the same whatever the vocabulary size.
 
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -119,12 +121,22 @@ PAPER_IESG = IESGParams(
 
 @dataclass(frozen=True)
 class L2Params:
-    """The L2 baseline (``train.l2``): ``W_p = argmin ||F W_p - E||^2 + ridge ||W_p||^2``.
+    """The L2 baseline (``train.l2``): ``W_p = argmin sum ||v - e_w||^2 + penalty ||W_p||^2``.
 
     Word vectors are frozen; the least-squares solution is computed in closed form.
+
+    Parameters
+    ----------
+    ridge : float
+        The penalty as a share of the mean diagonal of the (link-weighted) Gram matrix ``F^T F``,
+        so that one value means the same for raw and for unit-normalised features.
+    normalize_features, center_features : bool
+        Prepare the features as :class:`IESGParams` does before regressing.
     """
 
-    ridge: float = 1.0
+    ridge: float = 1e-2
+    normalize_features: bool = False
+    center_features: bool = False
 
     def validate(self) -> None:
         if self.ridge < 0:
@@ -220,11 +232,19 @@ class Projection:
         return prepare_features(features, self.normalize_features, self.center) @ self.projection
 
     def save(self, path: str | Path, words: str) -> None:
-        """Write the npz that the evaluate stage reads (``words``: which word vectors pair with it)."""
-        np.savez(
-            path, projection=self.projection.astype(np.float32), center=self.center.astype(np.float32),
-            normalize_features=np.array(self.normalize_features), words=np.array(words),
-        )
+        """Write the npz that the evaluate stage reads (``words``: which word vectors pair with it).
+
+        The same arrays give the same bytes: unlike ``np.savez``, no write time is stored.
+        """
+        arrays = {
+            "projection": self.projection.astype(np.float32), "center": self.center.astype(np.float32),
+            "normalize_features": np.array(self.normalize_features), "words": np.array(words),
+        }
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+            for name, array in arrays.items():
+                buffer = io.BytesIO()
+                np.lib.format.write_array(buffer, array, allow_pickle=False)
+                archive.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buffer.getvalue())
 
 
 def prepare_features(features: np.ndarray, normalize: bool, center: np.ndarray) -> np.ndarray:
@@ -243,21 +263,24 @@ def training_center(data: GroundingData, normalize: bool) -> np.ndarray:
 
 
 def train_l2(data: GroundingData, word_vectors: np.ndarray, params: L2Params) -> Projection:
-    """Closed-form ridge regression of word vectors on image features over training links.
+    """Closed-form ridge regression of word vectors on (prepared) image features over training links.
 
-    Returns the :class:`Projection` minimising ``sum ||f W_p - e_w||^2 + ridge ||W_p||^2``.
+    Returns the :class:`Projection` minimising ``sum ||v - e_w||^2 + penalty ||W_p||^2`` with
+    ``v = prepare(f) @ W_p`` and ``penalty = ridge * trace(F^T F) / D`` (see :class:`L2Params`).
     """
     words, images = data.links_in("train")
     if len(words) == 0:
         raise PipelineError("links.csv: no link has a training image; check the map_images split")
     dim = data.features.shape[1]
-    center = np.zeros(dim, dtype=np.float32)
-    features = data.features.astype(np.float64)
+    center = (training_center(data, params.normalize_features) if params.center_features
+              else np.zeros(dim, dtype=np.float32))
+    features = prepare_features(data.features, params.normalize_features, center).astype(np.float64)
     image_ids, counts = np.unique(images, return_counts=True)
-    gram = features[image_ids].T @ (features[image_ids] * counts[:, None]) + params.ridge * np.eye(dim)
+    gram = features[image_ids].T @ (features[image_ids] * counts[:, None])
+    penalty = params.ridge * np.trace(gram) / dim
     target = features[images].T @ word_vectors[words].astype(np.float64)
-    projection = np.linalg.solve(gram, target)
-    return Projection(projection.astype(np.float32), center)
+    projection = np.linalg.solve(gram + penalty * np.eye(dim), target)
+    return Projection(projection.astype(np.float32), center, params.normalize_features)
 
 
 def energy(a: torch.Tensor, b: torch.Tensor, kind: Energy) -> torch.Tensor:
@@ -407,7 +430,7 @@ class CorpusWindows:
 
 def train_iesg(
     data: GroundingData, tokens: np.ndarray, counts: np.ndarray, input_vectors: np.ndarray,
-    output_vectors: np.ndarray, params: IESGParams, seed: int, init: Projection | None = None,
+    output_vectors: np.ndarray, params: IESGParams, seed: int, l2_ridge: float = L2Params.ridge,
 ) -> tuple[Projection, np.ndarray, list[EpochLog]]:
     """Train IESG by alternating the word hinge and the image hinge on every batch.
 
@@ -424,8 +447,10 @@ def train_iesg(
         Hyper-parameters.
     seed : int
         Seeds initialisation and sampling.
-    init : Projection, optional
-        Starting ``W_p`` when ``params.init == "l2"``.
+    l2_ridge : float
+        Ridge of the L2 solution that ``W_p`` starts from when ``params.init == "l2"``; that solution
+        is fitted on IESG's own feature preparation (normalised / centred as ``params`` say), so the
+        start is the best linear regression in the space IESG trains in.
 
     Returns
     -------
@@ -443,8 +468,9 @@ def train_iesg(
     center = training_center(data, params.normalize_features) if params.center_features else np.zeros(
         dim_in, dtype=np.float32)
     features = torch.from_numpy(prepare_features(data.features, params.normalize_features, center))
-    if params.init == "l2" and init is not None:
-        start = torch.from_numpy(init.projection.copy())
+    if params.init == "l2":
+        l2 = train_l2(data, input_vectors, L2Params(l2_ridge, params.normalize_features, params.center_features))
+        start = torch.from_numpy(l2.projection.copy())
     else:
         start = torch.randn(dim_in, dim_out) * params.init_scale / np.sqrt(dim_in)
     projection = start.clone().requires_grad_(True)

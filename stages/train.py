@@ -51,7 +51,7 @@ def main() -> None:
     l2_val = validation_p1(l2.project(data.features), vectors.vectors, data, "dot")
     devise, devise_log = train_devise(data, vectors.vectors, params.devise, params.seed)
     iesg, iesg_vectors, iesg_log = train_iesg(
-        data, tokens, counts, vectors.vectors, output_vectors, iesg_params, params.seed, init=l2,
+        data, tokens, counts, vectors.vectors, output_vectors, iesg_params, params.seed, l2_ridge=params.l2.ridge,
     )
 
     with atomic_path(args.out) as out:

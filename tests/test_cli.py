@@ -186,6 +186,16 @@ def test_the_console_script_is_installed_and_runs(tiny_run):
     assert module.returncode == 2 and module.stderr.startswith("error: 'tiny/nope.png': ")
 
 
+def test_a_reader_that_stops_early_gets_no_traceback(tiny_run):
+    """`iesg status | head -1`: the pipe closes before iesg writes; it exits quietly."""
+    command = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "status", "--root", str(tiny_run)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    command.stdout.close()  # before the interpreter has even imported the CLI
+    stderr = command.stderr.read().decode()
+    assert command.wait() == 1
+    assert stderr == ""
+
+
 @pytest.mark.parametrize("argv, message", [
     (["neighbours", "zebar"], "error: 'zebar': not in the vocabulary of {root}/data/word2vec/vectors.kv; "
                               "close matches: zebra"),

@@ -556,13 +556,9 @@ def test_train_killed_mid_run_then_rerun_equals_an_uninterrupted_run(world, tmp_
     assert run_script("train", args, tmp_path).returncode == 0
     again = snapshot(out)
     assert sorted(again) == sorted(finished)
-    for name in ("train.json", "train.csv", "models/iesg_vectors.kv"):
+    for name in ("train.json", "train.csv", "models/iesg_vectors.kv", "models/l2.npz", "models/devise.npz",
+                 "models/iesg.npz"):
         assert again[name] == finished[name], name
-    for name in ("l2", "devise", "iesg"):
-        with np.load(io.BytesIO(again[f"models/{name}.npz"])) as a, np.load(io.BytesIO(finished[f"models/{name}.npz"])) as b:
-            assert sorted(a.files) == sorted(b.files)
-            for key in a.files:
-                np.testing.assert_array_equal(a[key], b[key])
 
 
 # --------------------------------------------------------------------------- determinism

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+
 import numpy as np
 import pytest
 import torch
@@ -66,6 +68,36 @@ def test_l2_baseline_recovers_an_exact_linear_map():
     data = GroundingData(features, np.array(["train"] * 30), np.arange(30), np.arange(30))
     fitted = train_l2(data, word_vectors, L2Params(ridge=0.0))
     assert fitted.projection == pytest.approx(true_map, abs=1e-4)
+
+
+def test_l2_baseline_prepares_features_as_iesg_does():
+    rng = np.random.default_rng(0)
+    features = (rng.normal(size=(40, 6)) * rng.uniform(1, 20, size=(40, 1)) + 5.0).astype(np.float32)
+    data = GroundingData(features, np.array(["train"] * 40), np.arange(40), np.arange(40))
+    unit = features / np.linalg.norm(features, axis=1, keepdims=True)
+    true_map = rng.normal(size=(6, 3))
+    word_vectors = ((unit - unit.mean(0)) @ true_map).astype(np.float32)
+    fitted = train_l2(data, word_vectors, L2Params(ridge=0.0, normalize_features=True, center_features=True))
+    assert fitted.normalize_features and fitted.center == pytest.approx(unit.mean(0), abs=1e-6)
+    assert fitted.project(features) == pytest.approx(word_vectors, abs=1e-3)
+    # The ridge is relative to the feature scale: scaling every feature leaves the raw fit unchanged.
+    raw = train_l2(data, word_vectors, L2Params(ridge=0.1))
+    scaled = train_l2(GroundingData(features * 100, data.split, data.link_words, data.link_images),
+                      word_vectors, L2Params(ridge=0.1))
+    assert scaled.project(features * 100) == pytest.approx(raw.project(features), rel=1e-3, abs=1e-4)
+
+
+def test_saved_projection_is_byte_identical_and_loads_back(tmp_path):
+    projection = Projection(np.arange(6, dtype=np.float32).reshape(3, 2), np.ones(3, np.float32), True)
+    projection.save(tmp_path / "a.npz", words="iesg")
+    projection.save(tmp_path / "b.npz", words="iesg")
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    # np.savez stores each member's write time (2 s resolution), so two saves could differ.
+    with zipfile.ZipFile(tmp_path / "a.npz") as archive:
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    with np.load(tmp_path / "a.npz", allow_pickle=False) as saved:
+        assert saved["projection"].tolist() == projection.projection.tolist()
+        assert bool(saved["normalize_features"]) and str(saved["words"]) == "iesg"
 
 
 def toy_world(seed: int = 0, concepts: int = 20, dim: int = 16, feature_dim: int = 24):
