@@ -26,13 +26,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import table  # noqa: E402
+from common import load_iesg_inputs, table  # noqa: E402
 
 import numpy as np  # noqa: E402
-from gensim.models import Word2Vec  # noqa: E402
 
-from pipeline.dataset import encode_corpus, load_grounding_data  # noqa: E402
-from pipeline.matching import read_vectors  # noqa: E402
 from pipeline.model import GroundingData, validation_p1  # noqa: E402
 
 
@@ -91,12 +88,8 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=5)
     args = parser.parse_args()
 
-    vectors = read_vectors(f"{args.data_root}/word2vec/vectors.kv")
-    output_vectors = Word2Vec.load(f"{args.data_root}/word2vec/model").syn1neg
-    data, _, _ = load_grounding_data(f"{args.mapping}/images.csv", f"{args.mapping}/links.csv",
-                                     args.features, vectors)
-    tokens = encode_corpus(f"{args.data_root}/corpus/text.txt", vectors.key_to_index)
-    counts = np.array([vectors.get_vecattr(w, "count") for w in vectors.index_to_key], dtype=np.int64)
+    vectors, output_vectors, data, tokens, counts = load_iesg_inputs(
+        f"{args.data_root}/corpus/text.txt", f"{args.data_root}/word2vec", args.mapping, args.features)
 
     def p1(ideal: np.ndarray) -> list[str]:
         return [f"{validation_p1(ideal, vectors.vectors, data, kind, args.split):.3f}" for kind in ("dot", "cos")]

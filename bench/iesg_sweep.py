@@ -15,12 +15,9 @@ import argparse
 import time
 from dataclasses import replace
 
-import numpy as np
 import torch
-from gensim.models import Word2Vec
+from common import load_iesg_inputs
 
-from pipeline.dataset import encode_corpus, load_grounding_data
-from pipeline.matching import read_vectors
 from pipeline.model import PAPER_IESG, L2Params, train_iesg, train_l2, validation_p1
 
 FROM_L2 = {"lam": 1.0, "negatives": 5, "init": "l2", "context_vectors": "output"}
@@ -64,12 +61,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    vectors = read_vectors(f"{args.data_root}/word2vec/vectors.kv")
-    output_vectors = Word2Vec.load(f"{args.data_root}/word2vec/model").syn1neg
-    data, _, _ = load_grounding_data(f"{args.mapping}/images.csv", f"{args.mapping}/links.csv",
-                                     args.features, vectors)
-    tokens = encode_corpus(f"{args.data_root}/corpus/text.txt", vectors.key_to_index)
-    counts = np.array([vectors.get_vecattr(w, "count") for w in vectors.index_to_key], dtype=np.int64)
+    vectors, output_vectors, data, tokens, counts = load_iesg_inputs(
+        f"{args.data_root}/corpus/text.txt", f"{args.data_root}/word2vec", args.mapping, args.features)
     for normalize in (False, True):
         l2 = train_l2(data, vectors.vectors, L2Params(args.ridge, normalize, normalize))
         projected = l2.project(data.features)

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, print_machine, table, verdict, write_json  # noqa: E402
+from common import REPO, load_iesg_inputs, print_machine, table, verdict, write_json  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -144,10 +144,6 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
 
-    from gensim.models import Word2Vec
-
-    from pipeline.dataset import encode_corpus, load_grounding_data
-    from pipeline.matching import read_vectors
     from pipeline.model import L2Params, Projection, TrainParams, train_iesg, train_l2, validation_p1
     from pipeline.params import load_section
 
@@ -159,12 +155,8 @@ def main() -> None:
     params = dataclasses.replace(train_params.effective_iesg(), epochs=1, patience=0,
                                  max_triples_per_epoch=args.triples)
     before = print_machine("train bench, start")
-    vectors = read_vectors(f"{args.word2vec}/vectors.kv")
-    output_vectors = Word2Vec.load(f"{args.word2vec}/model").syn1neg
-    data, _, _ = load_grounding_data(f"{args.mapping}/images.csv", f"{args.mapping}/links.csv",
-                                     args.features, vectors)
-    tokens = encode_corpus(args.corpus, vectors.key_to_index)
-    counts = np.array([vectors.get_vecattr(w, "count") for w in vectors.index_to_key], dtype=np.int64)
+    vectors, output_vectors, data, tokens, counts = load_iesg_inputs(
+        args.corpus, args.word2vec, args.mapping, args.features)
     l2 = train_l2(data, vectors.vectors, L2Params(train_params.l2.ridge, params.normalize_features,
                                                   params.center_features))
     print(f"{len(tokens):,} tokens, vocabulary {len(vectors):,} x {vectors.vector_size}, "

@@ -263,12 +263,12 @@ def scan_imagenet_dir(root: str | Path, wn: WordNetCorpusReader, source: str = "
         raise PipelineError(f"map_images.images.path {root}: not a directory; point it at the images")
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
     annotated: dict[Path, str] = {}
-    for annotations in sorted(root.rglob("val_annotations.txt")):
-        for line in annotations.read_text().splitlines():
+    for annotation_file in sorted(root.rglob("val_annotations.txt")):
+        for line in annotation_file.read_text().splitlines():
             parts = line.split("\t")
             if len(parts) >= 2:
-                annotated[annotations.parent / "images" / parts[0]] = parts[1]
-                annotated[annotations.parent / parts[0]] = parts[1]
+                annotated[annotation_file.parent / "images" / parts[0]] = parts[1]
+                annotated[annotation_file.parent / parts[0]] = parts[1]
     found, valid = [], {}
     for file in tqdm(files, desc=f"scan {root.name}", unit="img", mininterval=1.0):
         rel = file.relative_to(root)

@@ -172,6 +172,17 @@ def test_iesg_is_deterministic_for_a_seed():
     assert np.array_equal(first[1], second[1])
 
 
+def test_early_stopping_stops_after_patience_epochs_and_keeps_the_best_epoch():
+    data, tokens, counts, vectors = toy_world()
+    # The paper's lambda 5 from the L2 start: val P@1 rises, then falls as the projection inflates.
+    params = IESGParams(epochs=6, patience=2, lam=5.0, negatives=1, init="l2", sample=0, window=2)
+    projection, words, log = train_iesg(data, tokens, counts, vectors, vectors, params, seed=0)
+    scores = [entry.val_p1 for entry in log]
+    best = int(np.argmax(scores))
+    assert len(log) == best + 1 + params.patience < params.epochs  # stopped early, after `patience` worse epochs
+    assert validation_p1(projection.project(data.features), words, data, "dot") == scores[best] > scores[-1]
+
+
 def test_devise_baseline_learns_the_toy_grounding():
     data, _, _, vectors = toy_world()
     projection, log = train_devise(data, vectors, DeviseParams(epochs=5, negatives=5), seed=0)

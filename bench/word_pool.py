@@ -1,0 +1,81 @@
+"""Does the pool of negative words change the image -> word picture? The evaluate stage's P@k with the 99
+negatives drawn from the mapped words (as the stage does) and from the whole vocabulary.
+
+    python bench/word_pool.py --root .            # a checkout whose pipeline has run
+
+The paper does not say where its 99 negative words come from. Drawn from the whole vocabulary, most
+negatives are rare or abstract words that no image resembles, and a model can score well without
+looking at the image: the ``image-blind`` row ranks every image's candidates by one fixed vector (the
+mean vector of the words linked to training images), a prior for "a concrete noun that has images".
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import table  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from pipeline.matching import (  # noqa: E402
+    MODEL_NAMES, MatchingData, build_data, candidate_scores, normalize_rows, precision_at, random_model,
+    rank_candidates, read_features, read_images, read_links, read_model, read_vectors, sample_candidates,
+)
+
+KS = [1, 5, 10]
+
+
+def candidate_sets(data: MatchingData, pool: list[str], candidates: int, seed: int):
+    """Image -> word candidate sets whose negatives come from ``pool`` (word indices into ``pool``)."""
+    index = {word: i for i, word in enumerate(pool)}
+    true_sets = [np.sort([index[data.words[w]] for w in words]).astype(np.int64) for words in data.image_words]
+    truths = np.array([index[data.words[w]] for w in data.pair_word], dtype=np.int64)
+    return sample_candidates(data.pair_image, truths, true_sets, len(pool), candidates - 1,
+                             np.random.default_rng(seed), desc="candidates")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", default=".", help="checkout with data/mapping, data/features, data/word2vec, data/models")
+    parser.add_argument("--candidates", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    root = Path(args.root)
+
+    kv = {"pretrained": read_vectors(root / "data/word2vec/vectors.kv"),
+          "iesg": read_vectors(root / "data/models/iesg_vectors.kv")}
+    feature_ids, features = read_features(root / "data/features/features.h5")
+    data = build_data(read_images(root / "data/mapping/images.csv"), read_links(root / "data/mapping/links.csv"),
+                      feature_ids, features, kv["pretrained"])
+    dims = {side: vectors.vector_size for side, vectors in kv.items()}
+    models = {name: read_model(root / f"data/models/{name}.npz", name, features.shape[1], dims) for name in MODEL_NAMES}
+    models["random"] = random_model(data.features, dims["pretrained"], args.seed)
+    train_images = [i for i, split in enumerate(data.splits) if split == "train"]
+    linked = sorted({data.words[w] for i in train_images for w in data.image_words[i]})
+    blind = kv["pretrained"].vectors[[kv["pretrained"].key_to_index[w] for w in linked]].mean(0)
+
+    pools = {"mapped words": data.words, "whole vocabulary": kv["pretrained"].index_to_key}
+    rows = []
+    for pool_name, pool in pools.items():
+        sets = candidate_sets(data, pool, args.candidates, args.seed)
+        for name in [*models, "image-blind"]:
+            side = models[name].words if name in models else "pretrained"
+            words = kv[side].vectors[[kv[side].key_to_index[w] for w in pool]].astype(np.float32)
+            images = (models[name].embed(data.features) if name in models
+                      else np.tile(blind, (len(data.image_ids), 1)).astype(np.float32))
+            cells = []
+            for score in ("dot", "cos"):
+                query, item = (normalize_rows(images), normalize_rows(words)) if score == "cos" else (images, words)
+                ranks = rank_candidates(candidate_scores(query, item, sets), sets.items).ranks
+                p = precision_at(ranks, KS)
+                cells.append(" / ".join(f"{100 * p[f'p{k}']:.1f}" for k in KS))
+            rows.append([pool_name, name, *cells])
+    print(f"image -> word, {len(data.pair_image):,} test pairs, {args.candidates} candidates; P@1 / P@5 / P@10 in %")
+    print(table(rows, ["negatives from", "model", "dot", "cos"]))
+
+
+if __name__ == "__main__":
+    main()
