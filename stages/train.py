@@ -68,22 +68,22 @@ def main() -> None:
     with atomic_path(args.log) as tmp:
         log.to_csv(tmp, index=False)
     last = iesg_log[-1]
-    best_val = max(e.val_p1 for e in iesg_log)
+    kept = max(iesg_log, key=lambda e: e.val_p1) if iesg_params.patience else last
     write_json(args.metrics, {
         "setting": params.setting,
         "links_train": int(len(data.links_in("train")[0])),
         "dropped_links": dropped["dropped_links"],
         "dropped_images": dropped["dropped_images"],
         "val_p1": {"l2": round(l2_val, 4), "devise": round(devise_log[-1].val_p1, 4),
-                   "iesg": round(best_val if iesg_params.patience else last.val_p1, 4)},
+                   "iesg": round(kept.val_p1, 4)},
         "iesg_epochs_run": len(iesg_log),
         "iesg_final_active_share": round(last.active_share, 4),
     })
     print(
         f"train: L2, DeViSE and IESG ({params.setting}) on {len(data.links_in('train')[0]):,} training links "
         f"in {time.perf_counter() - started:.1f} s; val P@1 (full ranking) L2 {l2_val:.3f}, "
-        f"DeViSE {devise_log[-1].val_p1:.3f}, IESG {last.val_p1:.3f} "
-        f"(active hinges {last.active_share:.1%}); models in {args.out}"
+        f"DeViSE {devise_log[-1].val_p1:.3f}, IESG {kept.val_p1:.3f} (epoch {kept.epoch} of {len(iesg_log)} kept, "
+        f"active hinges {kept.active_share:.1%}); models in {args.out}"
     )
 
 
