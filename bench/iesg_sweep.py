@@ -28,6 +28,8 @@ SETTINGS = {
     "paper + centred features": {"center_features": True},
     "paper + weight decay 0.01": {"weight_decay": 0.01},
     "paper + unit-norm, centred features": {"normalize_features": True, "center_features": True},
+    "paper + unit-norm, centred, margin 0.1": {"normalize_features": True, "center_features": True, "margin": 0.1},
+    "paper + unit-norm, centred, margin 10": {"normalize_features": True, "center_features": True, "margin": 10.0},
     "paper + unit-norm, centred, output e_c": {
         "normalize_features": True, "center_features": True, "context_vectors": "output"},
     "dot, lambda 1, 5 negatives": {"lam": 1.0, "negatives": 5},
