@@ -102,25 +102,3 @@ def write_json(path: str | None, payload: dict[str, Any]) -> None:
         Path(path).write_text(json.dumps(payload, indent=2) + "\n")
         print(f"results written to {path}")
 
-
-def load_iesg_inputs(corpus: str, word2vec_dir: str, mapping_dir: str, features: str) -> tuple:
-    """What IESG trains on, read from stage outputs.
-
-    Returns
-    -------
-    (KeyedVectors, ndarray, GroundingData, ndarray, ndarray)
-        The pretrained vectors, word2vec's output vectors (``syn1neg``), the grounding data, the
-        corpus as vocabulary indices and every word's corpus count.
-    """
-    import numpy as np
-    from gensim.models import Word2Vec
-
-    from pipeline.dataset import encode_corpus, load_grounding_data
-    from pipeline.matching import read_vectors
-
-    vectors = read_vectors(f"{word2vec_dir}/vectors.kv")
-    output_vectors = Word2Vec.load(f"{word2vec_dir}/model").syn1neg
-    data, _, _ = load_grounding_data(f"{mapping_dir}/images.csv", f"{mapping_dir}/links.csv", features, vectors)
-    tokens = encode_corpus(corpus, vectors.key_to_index)
-    counts = np.array([vectors.get_vecattr(w, "count") for w in vectors.index_to_key], dtype=np.int64)
-    return vectors, output_vectors, data, tokens, counts

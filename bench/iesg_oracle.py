@@ -26,10 +26,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import load_iesg_inputs, table  # noqa: E402
+from common import table  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from pipeline.dataset import load_training_inputs  # noqa: E402
 from pipeline.model import GroundingData, validation_p1  # noqa: E402
 
 
@@ -88,8 +89,10 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=5)
     args = parser.parse_args()
 
-    vectors, output_vectors, data, tokens, counts = load_iesg_inputs(
-        f"{args.data_root}/corpus/text.txt", f"{args.data_root}/word2vec", args.mapping, args.features)
+    inputs = load_training_inputs(f"{args.data_root}/corpus/text.txt", f"{args.data_root}/word2vec",
+                                  f"{args.mapping}/images.csv", f"{args.mapping}/links.csv", args.features)
+    vectors, output_vectors, data, tokens, counts = (
+        inputs.vectors, inputs.output_vectors, inputs.data, inputs.tokens, inputs.counts)
 
     def p1(ideal: np.ndarray) -> list[str]:
         return [f"{validation_p1(ideal, vectors.vectors, data, kind, args.split):.3f}" for kind in ("dot", "cos")]

@@ -12,13 +12,18 @@ each one changes a single thing from the paper's setting or from the row it name
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
-import torch
-from common import load_iesg_inputs
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402,F401  (puts this checkout's pipeline first on sys.path)
 
-from pipeline.model import PAPER_IESG, L2Params, train_iesg, train_l2, validation_p1
+import torch  # noqa: E402
+
+from pipeline.dataset import load_training_inputs  # noqa: E402
+from pipeline.model import PAPER_IESG, L2Params, train_iesg, train_l2, validation_p1  # noqa: E402
 
 FROM_L2 = {"lam": 1.0, "negatives": 5, "init": "l2", "context_vectors": "output"}
 NORMALIZED = {**FROM_L2, "normalize_features": True, "center_features": True}
@@ -63,8 +68,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    vectors, output_vectors, data, tokens, counts = load_iesg_inputs(
-        f"{args.data_root}/corpus/text.txt", f"{args.data_root}/word2vec", args.mapping, args.features)
+    inputs = load_training_inputs(f"{args.data_root}/corpus/text.txt", f"{args.data_root}/word2vec",
+                                  f"{args.mapping}/images.csv", f"{args.mapping}/links.csv", args.features)
+    vectors, output_vectors, data, tokens, counts = (
+        inputs.vectors, inputs.output_vectors, inputs.data, inputs.tokens, inputs.counts)
     for normalize in (False, True):
         l2 = train_l2(data, vectors.vectors, L2Params(args.ridge, normalize, normalize))
         projected = l2.project(data.features)

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, load_iesg_inputs, print_machine, table, verdict, write_json  # noqa: E402
+from common import REPO, print_machine, table, verdict, write_json  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -144,6 +144,7 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
 
+    from pipeline.dataset import load_training_inputs
     from pipeline.model import L2Params, Projection, TrainParams, train_iesg, train_l2, validation_p1
     from pipeline.params import load_section
 
@@ -155,8 +156,10 @@ def main() -> None:
     params = dataclasses.replace(train_params.effective_iesg(), epochs=1, patience=0,
                                  max_triples_per_epoch=args.triples)
     before = print_machine("train bench, start")
-    vectors, output_vectors, data, tokens, counts = load_iesg_inputs(
-        args.corpus, args.word2vec, args.mapping, args.features)
+    inputs = load_training_inputs(args.corpus, args.word2vec, f"{args.mapping}/images.csv",
+                                  f"{args.mapping}/links.csv", args.features)
+    vectors, output_vectors, data, tokens, counts = (
+        inputs.vectors, inputs.output_vectors, inputs.data, inputs.tokens, inputs.counts)
     l2 = train_l2(data, vectors.vectors, L2Params(train_params.l2.ridge, params.normalize_features,
                                                   params.center_features))
     print(f"{len(tokens):,} tokens, vocabulary {len(vectors):,} x {vectors.vector_size}, "

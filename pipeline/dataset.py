@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from gensim.models import KeyedVectors
+from gensim.models import KeyedVectors, Word2Vec
 from tqdm import tqdm
 
 from pipeline.errors import PipelineError
-from pipeline.matching import read_features, read_images, read_links
+from pipeline.matching import read_features, read_images, read_links, read_vectors
 from pipeline.model import GroundingData
 
 
@@ -66,3 +67,45 @@ def encode_corpus(path: str | Path, key_to_index: dict[str, int]) -> np.ndarray:
         raise PipelineError(f"{path}: none of its {len(tokens):,} tokens is in the word2vec vocabulary; "
                             "rerun fetch_corpus and pretrain")
     return tokens
+
+
+@dataclass
+class TrainingInputs:
+    """Everything the train stage reads, from the outputs of the stages before it.
+
+    Attributes
+    ----------
+    vectors : KeyedVectors
+        The pretrained word vectors (with each word's corpus ``count``).
+    output_vectors : ndarray (V, d)
+        word2vec's output vectors (``syn1neg``), row-aligned with ``vectors``.
+    data : GroundingData
+        Features, splits and links.
+    dropped : dict
+        ``dropped_images`` / ``dropped_links`` of :func:`load_grounding_data`.
+    tokens : ndarray of int64
+        The corpus as vocabulary indices (-1 out of vocabulary).
+    counts : ndarray of int64 (V,)
+        Corpus count of every vocabulary word.
+    """
+
+    vectors: KeyedVectors
+    output_vectors: np.ndarray
+    data: GroundingData
+    dropped: dict[str, int]
+    tokens: np.ndarray
+    counts: np.ndarray
+
+
+def load_training_inputs(corpus: str | Path, word2vec_dir: str | Path, images_csv: str | Path,
+                         links_csv: str | Path, features_h5: str | Path) -> TrainingInputs:
+    """Read the corpus, the pretrain outputs (``vectors.kv``, ``model``), the mapping and the features."""
+    vectors = read_vectors(f"{word2vec_dir}/vectors.kv")
+    try:
+        output_vectors = Word2Vec.load(f"{word2vec_dir}/model").syn1neg
+    except Exception as exc:  # gensim/pickle raise many types for a foreign or truncated file
+        raise PipelineError(f"{word2vec_dir}/model: cannot read the word2vec model ({exc}); rerun pretrain") from exc
+    data, _, dropped = load_grounding_data(images_csv, links_csv, features_h5, vectors)
+    tokens = encode_corpus(corpus, vectors.key_to_index)
+    counts = np.array([vectors.get_vecattr(w, "count") for w in vectors.index_to_key], dtype=np.int64)
+    return TrainingInputs(vectors, output_vectors, data, dropped, tokens, counts)

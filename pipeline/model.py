@@ -255,10 +255,12 @@ def prepare_features(features: np.ndarray, normalize: bool, center: np.ndarray) 
     return features - center
 
 
-def training_center(data: GroundingData, normalize: bool) -> np.ndarray:
-    """Mean (optionally unit-normalised) feature of the training images."""
-    train = data.split == "train"
+def training_center(data: GroundingData, normalize: bool, center: bool = True) -> np.ndarray:
+    """Mean (optionally unit-normalised) feature of the training images; zeros when not ``center``."""
     zero = np.zeros(data.features.shape[1], dtype=np.float32)
+    if not center:
+        return zero
+    train = data.split == "train"
     return prepare_features(data.features[train], normalize, zero).mean(0).astype(np.float32)
 
 
@@ -272,8 +274,7 @@ def train_l2(data: GroundingData, word_vectors: np.ndarray, params: L2Params) ->
     if len(words) == 0:
         raise PipelineError("links.csv: no link has a training image; check the map_images split")
     dim = data.features.shape[1]
-    center = (training_center(data, params.normalize_features) if params.center_features
-              else np.zeros(dim, dtype=np.float32))
+    center = training_center(data, params.normalize_features, params.center_features)
     features = prepare_features(data.features, params.normalize_features, center).astype(np.float64)
     image_ids, counts = np.unique(images, return_counts=True)
     gram = features[image_ids].T @ (features[image_ids] * counts[:, None])
@@ -465,8 +466,7 @@ def train_iesg(
             "corpus: no word with a training image occurs in the corpus; check the mapping and corpus"
         )
     dim_in, dim_out = data.features.shape[1], input_vectors.shape[1]
-    center = training_center(data, params.normalize_features) if params.center_features else np.zeros(
-        dim_in, dtype=np.float32)
+    center = training_center(data, params.normalize_features, params.center_features)
     features = torch.from_numpy(prepare_features(data.features, params.normalize_features, center))
     if params.init == "l2":
         l2 = train_l2(data, input_vectors, L2Params(l2_ridge, params.normalize_features, params.center_features))

@@ -6,14 +6,12 @@ import argparse
 import dataclasses
 import time
 
-import numpy as np
 import pandas as pd
 import torch
-from gensim.models import KeyedVectors, Word2Vec
+from gensim.models import KeyedVectors
 
-from pipeline.dataset import encode_corpus, load_grounding_data
-from pipeline.matching import read_vectors
-from pipeline.errors import PipelineError, run_stage
+from pipeline.dataset import load_training_inputs
+from pipeline.errors import run_stage
 from pipeline.io import atomic_path, write_json
 from pipeline.model import TrainParams, train_devise, train_iesg, train_l2, validation_p1
 from pipeline.params import load_section
@@ -37,21 +35,16 @@ def main() -> None:
     # Batches of 16 are far too small to gain from intra-op threads; more threads only add overhead.
     torch.set_num_threads(1)
     iesg_params = params.effective_iesg()
-    vectors = read_vectors(f"{args.word2vec}/vectors.kv")
-    try:
-        output_vectors = Word2Vec.load(f"{args.word2vec}/model").syn1neg
-    except Exception as exc:
-        raise PipelineError(f"{args.word2vec}/model: cannot read the word2vec model ({exc}); rerun pretrain") from exc
-    data, _, dropped = load_grounding_data(args.images, args.links, args.features, vectors)
-    tokens = encode_corpus(args.corpus, vectors.key_to_index)
-    counts = np.array([vectors.get_vecattr(w, "count") for w in vectors.index_to_key], dtype=np.int64)
+    inputs = load_training_inputs(args.corpus, args.word2vec, args.images, args.links, args.features)
+    vectors, data = inputs.vectors, inputs.data
     started = time.perf_counter()
 
     l2 = train_l2(data, vectors.vectors, params.l2)
     l2_val = validation_p1(l2.project(data.features), vectors.vectors, data, "dot")
     devise, devise_log = train_devise(data, vectors.vectors, params.devise, params.seed)
     iesg, iesg_vectors, iesg_log = train_iesg(
-        data, tokens, counts, vectors.vectors, output_vectors, iesg_params, params.seed, l2_ridge=params.l2.ridge,
+        data, inputs.tokens, inputs.counts, vectors.vectors, inputs.output_vectors, iesg_params, params.seed,
+        l2_ridge=params.l2.ridge,
     )
 
     with atomic_path(args.out) as out:
@@ -72,8 +65,8 @@ def main() -> None:
     write_json(args.metrics, {
         "setting": params.setting,
         "links_train": int(len(data.links_in("train")[0])),
-        "dropped_links": dropped["dropped_links"],
-        "dropped_images": dropped["dropped_images"],
+        "dropped_links": inputs.dropped["dropped_links"],
+        "dropped_images": inputs.dropped["dropped_images"],
         "val_p1": {"l2": round(l2_val, 4), "devise": round(devise_log[-1].val_p1, 4),
                    "iesg": round(kept.val_p1, 4)},
         "iesg_epochs_run": len(iesg_log),
