@@ -1,0 +1,1 @@
+"""The models package (registry added with the modules)."""
