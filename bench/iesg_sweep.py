@@ -23,7 +23,9 @@ import common  # noqa: E402,F401  (puts this checkout's pipeline first on sys.pa
 import torch  # noqa: E402
 
 from pipeline.dataset import load_training_inputs  # noqa: E402
-from pipeline.model import PAPER_IESG, L2Params, train_iesg, train_l2, validation_p1  # noqa: E402
+from pipeline.models import l2  # noqa: E402
+from pipeline.models.base import validation_p1  # noqa: E402
+from pipeline.models.iesg import PAPER_IESG, fit  # noqa: E402
 
 FROM_L2 = {"lam": 1.0, "negatives": 5, "init": "l2", "context_vectors": "output"}
 NORMALIZED = {**FROM_L2, "normalize_features": True, "center_features": True}
@@ -62,7 +64,7 @@ def main() -> None:
     parser.add_argument("--features", default="data/features/features.h5")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--triples", type=int, default=60_000, help="triples per epoch (0: all, as the stage)")
-    parser.add_argument("--ridge", type=float, default=L2Params.ridge, help="ridge of the L2 solutions")
+    parser.add_argument("--ridge", type=float, default=l2.L2Params.ridge, help="ridge of the L2 solutions")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", default="", help="run only the settings whose name contains this")
     args = parser.parse_args()
@@ -73,8 +75,8 @@ def main() -> None:
     vectors, output_vectors, data, tokens, counts = (
         inputs.vectors, inputs.output_vectors, inputs.data, inputs.tokens, inputs.counts)
     for normalize in (False, True):
-        l2 = train_l2(data, vectors.vectors, L2Params(args.ridge, normalize, normalize))
-        projected = l2.project(data.features)
+        solution = l2.fit(data, vectors.vectors, l2.L2Params(args.ridge, normalize, normalize))
+        projected = solution.project(data.features)
         print(f"L2 baseline on {'unit-norm, centred' if normalize else 'raw'} features: val P@1 "
               f"dot {validation_p1(projected, vectors.vectors, data, 'dot'):.3f} "
               f"cos {validation_p1(projected, vectors.vectors, data, 'cos'):.3f}")
@@ -82,14 +84,15 @@ def main() -> None:
     for name, change in SETTINGS.items():
         if args.only and args.only not in name:
             continue
-        params = replace(PAPER_IESG, epochs=args.epochs, max_triples_per_epoch=args.triples, **change)
+        params = replace(PAPER_IESG, epochs=args.epochs, max_triples_per_epoch=args.triples, init_ridge=args.ridge,
+                         **change)
         start = "-"
         if params.init == "l2":
-            l2 = train_l2(data, vectors.vectors, L2Params(args.ridge, params.normalize_features, params.center_features))
-            start = f"{validation_p1(l2.project(data.features), vectors.vectors, data, params.energy):.3f}"
+            solution = l2.fit(data, vectors.vectors,
+                              l2.L2Params(args.ridge, params.normalize_features, params.center_features))
+            start = f"{validation_p1(solution.project(data.features), vectors.vectors, data, params.energy):.3f}"
         started = time.perf_counter()
-        _, _, log = train_iesg(data, tokens, counts, vectors.vectors, output_vectors, params, args.seed,
-                               l2_ridge=args.ridge)
+        log = fit(data, tokens, counts, vectors.vectors, output_vectors, params, args.seed).log
         active = " ".join(f"{e.active_share:6.1%}" for e in log)
         val = " ".join(f"{e.val_p1:.3f}" for e in log)
         print(f"{name:50s} {start:6s} {active:24s} {val:18s} {time.perf_counter() - started:5.0f}", flush=True)

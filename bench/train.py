@@ -1,4 +1,4 @@
-"""Train benchmark: IESG triples/s of pipeline.model.train_iesg against a straightforward reference,
+"""Train benchmark: IESG triples/s of pipeline.models.iesg.fit against a straightforward reference,
 and how training time grows with the corpus size.
 
     python bench/train.py --corpus data/corpus/text.txt --word2vec data/word2vec \\
@@ -8,12 +8,12 @@ The reference is the obvious PyTorch code: a per-example Python loop builds each
 ``batch_size`` (16) triples (a random occurrence of a word with training images in the down-sampled
 corpus, one of its training images, a context word within the window, unigram^0.75 negatives), then
 ``nn.Embedding`` word vectors and a ``W_p`` parameter take the same two steps per batch as
-:func:`pipeline.model.train_iesg` (the word hinge, then the image hinge, both
-:func:`pipeline.model.hinge_loss`) with ``torch.optim.SGD(momentum)``. Both train on the same
+:func:`pipeline.models.iesg.fit` (the word hinge, then the image hinge, both
+:func:`pipeline.models.iesg.hinge_loss`) with ``torch.optim.SGD(momentum)``. Both train on the same
 number of triples from the same starting point (the L2 solution when ``init: l2``) with the
-``train`` params of params.yaml, and both are scored by :func:`pipeline.model.validation_p1`.
+``train`` params of params.yaml, and both are scored by :func:`pipeline.models.base.validation_p1`.
 Both timings include everything after the corpus is encoded (triple sampling, training, the final
-validation). Target (issue 5): train_iesg >= 10x the reference's triples/s at the same val P@1.
+validation). Target (issue 5): iesg.fit >= 10x the reference's triples/s at the same val P@1.
 
 ``--scaling`` also trains one full epoch (no cap on triples) on the corpus truncated or repeated to
 each token count (default 1M, 4M, 16M) and reports seconds, triples and triples/s.
@@ -46,7 +46,8 @@ def reference_iesg(data, tokens: np.ndarray, counts: np.ndarray, input_vectors: 
     the features, and its ``W_p`` is the start when ``params.init == "l2"``.
     Returns (projection ndarray, input word vectors ndarray, seconds).
     """
-    from pipeline.model import hinge_loss, prepare_features
+    from pipeline.models.base import prepare_features
+    from pipeline.models.iesg import hinge_loss
 
     started = time.perf_counter()
     rnd = random.Random(seed)
@@ -137,7 +138,7 @@ def main() -> None:
     parser.add_argument("--features", default=str(REPO / "data/features/features.h5"))
     parser.add_argument("--params", default=str(REPO / "params.yaml"), help="its train section is used")
     parser.add_argument("--triples", type=int, default=50_000, help="triples each implementation trains on")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of train_iesg (the best is kept)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of iesg.fit (the best is kept)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the train stage uses 1)")
     parser.add_argument("--scaling", default="1000000,4000000,16000000",
                         help="comma list of corpus sizes in tokens for one full epoch each ('' to skip)")
@@ -145,25 +146,28 @@ def main() -> None:
     args = parser.parse_args()
 
     from pipeline.dataset import load_training_inputs
-    from pipeline.model import L2Params, Projection, TrainParams, train_iesg, train_l2, validation_p1
-    from pipeline.params import load_section
+    from pipeline.models import l2 as l2_model
+    from pipeline.models.base import Projection, validation_p1
+    from pipeline.models.iesg import CorpusWindows, fit
+    from pipeline.models.registry import load_train_config
 
     torch.set_num_threads(args.threads)
     # torch.optim's first optimiser imports torch._dynamo (seconds, once per process): pay it here so
     # that neither implementation's timing includes it (the train stage pays it once per run).
     torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-    train_params = load_section(TrainParams, "train", args.params)
-    params = dataclasses.replace(train_params.effective_iesg(), epochs=1, patience=0,
+    config = load_train_config(args.params)
+    setting = config.sections["iesg"].setting
+    params = dataclasses.replace(config.sections["iesg"].effective(), epochs=1, patience=0,
                                  max_triples_per_epoch=args.triples)
     before = print_machine("train bench, start")
     inputs = load_training_inputs(args.corpus, args.word2vec, f"{args.mapping}/images.csv",
                                   f"{args.mapping}/links.csv", args.features)
     vectors, output_vectors, data, tokens, counts = (
         inputs.vectors, inputs.output_vectors, inputs.data, inputs.tokens, inputs.counts)
-    l2 = train_l2(data, vectors.vectors, L2Params(train_params.l2.ridge, params.normalize_features,
-                                                  params.center_features))
+    l2 = l2_model.fit(data, vectors.vectors, l2_model.L2Params(params.init_ridge, params.normalize_features,
+                                                               params.center_features))
     print(f"{len(tokens):,} tokens, vocabulary {len(vectors):,} x {vectors.vector_size}, "
-          f"{len(data.links_in('train')[0]):,} training links; IESG ({train_params.setting}): {params}", flush=True)
+          f"{len(data.links_in('train')[0]):,} training links; IESG ({setting}): {params}", flush=True)
     score = lambda projection, words: validation_p1(projection.project(data.features), words, data, params.energy)  # noqa: E731
     l2_val = score(l2, vectors.vectors)
     payload: dict = {"triples": args.triples, "params": dataclasses.asdict(params), "machine_start": before,
@@ -171,18 +175,18 @@ def main() -> None:
 
     def run_fast() -> None:
         started = time.perf_counter()
-        projection, words, _ = train_iesg(data, tokens, counts, vectors.vectors, output_vectors, params,
-                                          train_params.seed, l2_ridge=train_params.l2.ridge)
+        trained = fit(data, tokens, counts, vectors.vectors, output_vectors, params, config.seed)
+        projection, words = trained.projection, trained.word_vectors
         seconds = time.perf_counter() - started
         result = {"seconds": seconds, "triples_per_s": args.triples / seconds,
                   "val_p1": score(projection, words)}
         payload["fast"].append(result)
-        print(f"  train_iesg: {args.triples:,} triples in {seconds:.1f} s = {result['triples_per_s']:,.0f} "
+        print(f"  iesg.fit  : {args.triples:,} triples in {seconds:.1f} s = {result['triples_per_s']:,.0f} "
               f"triples/s, val P@1 {result['val_p1']:.3f}", flush=True)
 
     def run_reference() -> None:
         projection, words, seconds = reference_iesg(data, tokens, counts, vectors.vectors, output_vectors,
-                                                    params, train_params.seed, l2, args.triples)
+                                                    params, config.seed, l2, args.triples)
         result = {"seconds": seconds, "triples_per_s": args.triples / seconds,
                   "val_p1": score(Projection(projection, l2.center, l2.normalize_features), words)}
         payload["reference"].append(result)
@@ -190,7 +194,7 @@ def main() -> None:
               f"triples/s, val P@1 {result['val_p1']:.3f}", flush=True)
 
     run_fast()
-    run_reference()  # between two train_iesg rounds: load changes elsewhere hit both alike
+    run_reference()  # between two iesg.fit rounds: load changes elsewhere hit both alike
     for _ in range(args.rounds - 1):
         run_fast()
     fast = max(payload["fast"], key=lambda r: r["triples_per_s"])
@@ -201,10 +205,10 @@ def main() -> None:
         ["L2 baseline (start point)", "-", "-", f"{l2_val:.3f}"],
         ["reference (Python batches, nn.Embedding, torch SGD)", f"{ref['seconds']:.1f}",
          f"{ref['triples_per_s']:,.0f}", f"{ref['val_p1']:.3f}"],
-        ["pipeline.model.train_iesg", f"{fast['seconds']:.1f}", f"{fast['triples_per_s']:,.0f}",
+        ["pipeline.models.iesg.fit", f"{fast['seconds']:.1f}", f"{fast['triples_per_s']:,.0f}",
          f"{fast['val_p1']:.3f}"],
     ], ["IESG, same triples and params", "seconds", "triples/s", "val P@1"]))
-    print(f"train_iesg / reference = {ratio:.1f}x  (target >= {TARGET:.0f}x: {verdict(ratio, TARGET)}); "
+    print(f"iesg.fit / reference = {ratio:.1f}x  (target >= {TARGET:.0f}x: {verdict(ratio, TARGET)}); "
           f"val P@1 {fast['val_p1']:.3f} vs {ref['val_p1']:.3f}")
 
     sizes = [int(s) for s in args.scaling.split(",") if s]
@@ -214,13 +218,10 @@ def main() -> None:
         for size in sizes:
             corpus = np.resize(tokens, size)  # truncated, or repeated end to end
             started = time.perf_counter()
-            _, _, log = train_iesg(data, corpus, counts, vectors.vectors, output_vectors, full,
-                                   train_params.seed, l2_ridge=train_params.l2.ridge)
+            log = fit(data, corpus, counts, vectors.vectors, output_vectors, full, config.seed).log
             seconds = time.perf_counter() - started
-            from pipeline.model import CorpusWindows
-
             windows = CorpusWindows(corpus, counts, data)
-            triples = len(windows.draw(np.random.default_rng(train_params.seed), full)["centre"])
+            triples = len(windows.draw(np.random.default_rng(config.seed), full)["centre"])
             row = {"tokens": size, "triples": triples, "seconds": seconds, "triples_per_s": triples / seconds,
                    "val_p1": log[-1].val_p1}
             payload["scaling"].append(row)

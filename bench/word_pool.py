@@ -21,9 +21,11 @@ from common import table  # noqa: E402
 import numpy as np  # noqa: E402
 
 from pipeline.matching import (  # noqa: E402
-    MODEL_NAMES, MatchingData, build_data, candidate_scores, normalize_rows, precision_at, random_model,
-    rank_candidates, read_features, read_images, read_links, read_model, read_vectors, sample_candidates,
+    MatchingData, build_data, candidate_scores, precision_at, random_projection, rank_candidates, read_features,
+    read_images, read_links, read_trained, read_vectors, sample_candidates,
 )
+from pipeline.models.base import unit_rows  # noqa: E402
+from pipeline.params import read_params  # noqa: E402
 
 KS = [1, 5, 10]
 
@@ -33,7 +35,7 @@ def candidate_sets(data: MatchingData, pool: list[str], candidates: int, seed: i
     index = {word: i for i, word in enumerate(pool)}
     true_sets = [np.sort([index[data.words[w]] for w in words]).astype(np.int64) for words in data.image_words]
     truths = np.array([index[data.words[w]] for w in data.pair_word], dtype=np.int64)
-    return sample_candidates(data.pair_image, truths, true_sets, len(pool), candidates - 1,
+    return sample_candidates(data.pair_image, truths, true_sets, np.arange(len(pool)), candidates - 1,
                              np.random.default_rng(seed), desc="candidates")
 
 
@@ -45,30 +47,29 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(args.root)
 
-    kv = {"pretrained": read_vectors(root / "data/word2vec/vectors.kv"),
-          "iesg": read_vectors(root / "data/models/iesg_vectors.kv")}
+    pretrained = read_vectors(root / "data/word2vec/vectors.kv")
     feature_ids, features = read_features(root / "data/features/features.h5")
     data = build_data(read_images(root / "data/mapping/images.csv"), read_links(root / "data/mapping/links.csv"),
-                      feature_ids, features, kv["pretrained"])
-    dims = {side: vectors.vector_size for side, vectors in kv.items()}
-    models = {name: read_model(root / f"data/models/{name}.npz", name, features.shape[1], dims) for name in MODEL_NAMES}
-    models["random"] = random_model(data.features, dims["pretrained"], args.seed)
+                      feature_ids, features, pretrained)
+    models = {name: read_trained(root / "data/models" / name, features.shape[1], pretrained)
+              for name in read_params(root / "params.yaml")["train"]["models"]}
+    models["random"] = (random_projection(data.features, pretrained.vector_size, args.seed), pretrained)
     train_images = [i for i, split in enumerate(data.splits) if split == "train"]
     linked = sorted({data.words[w] for i in train_images for w in data.image_words[i]})
-    blind = kv["pretrained"].vectors[[kv["pretrained"].key_to_index[w] for w in linked]].mean(0)
+    blind = pretrained.vectors[[pretrained.key_to_index[w] for w in linked]].mean(0)
 
-    pools = {"mapped words": data.words, "whole vocabulary": kv["pretrained"].index_to_key}
+    pools = {"mapped words": data.words, "whole vocabulary": pretrained.index_to_key}
     rows = []
     for pool_name, pool in pools.items():
         sets = candidate_sets(data, pool, args.candidates, args.seed)
         for name in [*models, "image-blind"]:
-            side = models[name].words if name in models else "pretrained"
-            words = kv[side].vectors[[kv[side].key_to_index[w] for w in pool]].astype(np.float32)
-            images = (models[name].embed(data.features) if name in models
+            kv = models[name][1] if name in models else pretrained
+            words = kv.vectors[[kv.key_to_index[w] for w in pool]].astype(np.float32)
+            images = (models[name][0].project(data.features) if name in models
                       else np.tile(blind, (len(data.image_ids), 1)).astype(np.float32))
             cells = []
             for score in ("dot", "cos"):
-                query, item = (normalize_rows(images), normalize_rows(words)) if score == "cos" else (images, words)
+                query, item = (unit_rows(images), unit_rows(words)) if score == "cos" else (images, words)
                 ranks = rank_candidates(candidate_scores(query, item, sets), sets.items).ranks
                 p = precision_at(ranks, KS)
                 cells.append(" / ".join(f"{100 * p[f'p{k}']:.1f}" for k in KS))

@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.matching import CandidateSets, MatchingData, Ranking, normalize_rows
+from pipeline.matching import CandidateSets, MatchingData, Ranking
+from pipeline.models.base import unit_rows
 
 ERROR_TYPES = ("sparsity", "synonym", "confusion", "other")
 
@@ -160,8 +161,8 @@ def classify_errors(
     rows = np.flatnonzero(ranking.ranks > 0)
     truth, predicted, images = sets.items[rows, 0], ranking.top1[rows], sets.queries[rows]
     means, present = train_means(data)
-    query = normalize_rows(data.features[images])
-    unit = normalize_rows(means)
+    query = unit_rows(data.features[images])
+    unit = unit_rows(means)
     confused = (
         present[truth] & present[predicted]
         & ((query * unit[predicted]).sum(axis=1) > (query * unit[truth]).sum(axis=1))

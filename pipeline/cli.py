@@ -34,8 +34,9 @@ from gensim.models import KeyedVectors, Word2Vec
 
 from pipeline import matching
 from pipeline.errors import PipelineError
-from pipeline.matching import MatchingData, Model
-from pipeline.params import load_section
+from pipeline.models.base import unit_rows
+from pipeline.matching import Matcher, MatchingData
+from pipeline.params import load_section, read_params
 from pipeline.plots import read_plot_specs
 from pipeline.report import rebuild_report
 
@@ -52,10 +53,9 @@ ARTIFACTS: dict[str, tuple[str, str]] = {
     "unmapped": ("data/mapping/unmapped.csv", "images left out, with the reason (map_images)"),
     "image_files": ("data/images", "copied image files (map_images)"),
     "features": ("data/features/features.h5", "CNN features (featurize)"),
-    "models": ("data/models", "directory of {l2,iesg,devise}.npz (train)"),
-    "iesg_vectors": ("data/models/iesg_vectors.kv", "IESG word vectors (train)"),
+    "models": ("data/models", "one directory per model of train.models: model.npz, vectors.kv, train.json (train)"),
     "report": ("data/report", "HTML report directory (evaluate)"),
-    "metrics": ("metrics/evaluate.json", "evaluation metrics (evaluate)"),
+    "metrics": ("results/evaluate.json", "every evaluation number (evaluate)"),
     "params": ("params.yaml", "params file"),
     "dvc_yaml": ("dvc.yaml", "pipeline definition, whose plots the report draws"),
 }
@@ -64,10 +64,9 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pretrain", ("word2vec", "vectors")),
     ("map_images", ("images", "links", "unmapped", "image_files")),
     ("featurize", ("features",)),
-    ("train", ("models", "iesg_vectors")),
+    ("train", ("models",)),
     ("evaluate", ("report", "metrics")),
 )
-MODEL_FILES = ("l2", "iesg", "devise")
 MARK = "*"
 
 
@@ -133,6 +132,14 @@ def top_indices(scores: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-scores, kind="stable")[:k]
 
 
+def comma_list(value: str) -> list[str]:
+    """``a,b`` as ``["a", "b"]`` (argparse type)."""
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected one or more comma-separated names")
+    return names
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
     value = int(text)
@@ -145,42 +152,62 @@ def positive_int(text: str) -> int:
 
 @dataclass(frozen=True)
 class Loaded:
-    """The mapped images and words with both word-vector sides and the trained models."""
+    """The mapped images and words, and each trained model with the word vectors it is scored against."""
 
     data: MatchingData
-    vectors: dict[str, KeyedVectors]  # word side (pretrained / iesg) -> vectors
-    models: dict[str, Model]  # l2 / iesg / devise
-
-    def word_matrix(self, side: str) -> np.ndarray:
-        """(mapped words x d) vectors of word side ``side`` (``pretrained`` / ``iesg``)."""
-        return matching.word_matrix(self.vectors[side], self.data.words)
+    vectors: dict[str, KeyedVectors]  # model name -> the word vectors it pairs with
+    matchers: dict[str, Matcher]  # model name -> projection and mapped words' vectors
 
 
-def load_vectors(args: argparse.Namespace) -> dict[str, KeyedVectors]:
-    """The pretrained and the IESG word vectors."""
-    return {"pretrained": matching.read_vectors(artifact(args, "vectors")),
-            "iesg": matching.read_vectors(artifact(args, "iesg_vectors"))}
+def model_names(args: argparse.Namespace) -> list[str]:
+    """``train.models`` of the params file: the models the train stages wrote."""
+    path = artifact(args, "params")
+    names = read_params(path).get("train", {}).get("models")
+    if not isinstance(names, list) or not names:
+        raise PipelineError(f"{path}: train.models is missing or empty; list the trained models there")
+    return [str(name) for name in names]
 
 
-def load_matching(args: argparse.Namespace) -> Loaded:
-    """Read images, links, features, both word vectors and the three models, as evaluate does."""
+def chosen_model(args: argparse.Namespace, name: str) -> str:
+    """``name`` if it is one of ``train.models``, else the error listing them."""
+    names = model_names(args)
+    if name not in names:
+        raise unknown(name, f"not a model of train.models in {artifact(args, 'params')} ({', '.join(names)})", names)
+    return name
+
+
+def load_model_vectors(args: argparse.Namespace, name: str) -> tuple[KeyedVectors, KeyedVectors]:
+    """The pretrained vectors and the word vectors model ``name`` learnt (refused if it learnt none)."""
+    pretrained = matching.read_vectors(artifact(args, "vectors"))
+    path = artifact(args, "models") / chosen_model(args, name) / "vectors.kv"
+    if not path.is_file():
+        learners = [m for m in model_names(args) if (artifact(args, "models") / m / "vectors.kv").is_file()]
+        raise PipelineError(f"{path}: model {name!r} learns no word vectors; models that do: "
+                            f"{', '.join(learners) or 'none (run train)'}")
+    return pretrained, matching.read_vectors(path)
+
+
+def load_matching(args: argparse.Namespace, names: Sequence[str]) -> Loaded:
+    """Read images, links, features, the pretrained vectors and models ``names``, as evaluate does."""
     feature_ids, features = matching.read_features(artifact(args, "features"))
-    vectors = load_vectors(args)
+    pretrained = matching.read_vectors(artifact(args, "vectors"))
     links_path = artifact(args, "links")
     data = matching.build_data(matching.read_images(artifact(args, "images")), matching.read_links(links_path),
-                               feature_ids, features, vectors["pretrained"], str(links_path))
+                               feature_ids, features, pretrained, str(links_path))
     if not data.words:
         raise PipelineError(f"{links_path}: no link to an image with features; rerun map_images")
-    dims = {side: kv.vector_size for side, kv in vectors.items()}
-    models = {name: matching.read_model(artifact(args, "models") / f"{name}.npz", name, features.shape[1], dims)
-              for name in MODEL_FILES}
-    return Loaded(data, vectors, models)
+    vectors, matchers = {}, {}
+    for name in names:
+        projection, vectors[name] = matching.read_trained(artifact(args, "models") / chosen_model(args, name),
+                                                          features.shape[1], pretrained)
+        matchers[name] = Matcher(projection, matching.word_matrix(vectors[name], data.words))
+    return Loaded(data, vectors, matchers)
 
 
 def scores_against(query: np.ndarray, items: np.ndarray, score: str) -> np.ndarray:
     """Scores of one query vector against item rows: inner product, or cosine for ``cos``."""
     if score == "cos":
-        query, items = matching.normalize_rows(query[None])[0], matching.normalize_rows(items)
+        query, items = unit_rows(query[None])[0], unit_rows(items)
     return items @ query
 
 
@@ -205,7 +232,7 @@ def _file_counts(name: str, path: Path) -> dict[str, Any]:
         model = Word2Vec.load(str(path))
         return {"vocab": len(model.wv), "dim": model.vector_size, "window": model.window,
                 "epochs": model.epochs, "corpus_words": model.corpus_total_words}
-    if name in ("vectors", "iesg_vectors"):
+    if name == "vectors" or path.suffix == ".kv":
         vectors = matching.read_vectors(path)
         return {"vocab": len(vectors), "dim": vectors.vector_size}
     if name == "images":
@@ -231,6 +258,9 @@ def _file_counts(name: str, path: Path) -> dict[str, Any]:
         with np.load(path, allow_pickle=False) as npz:
             rows, cols = npz["projection"].shape
             return {"projection": f"{rows}x{cols}", "words": str(npz["words"])}
+    if path.name == "train.json":
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        return {key: summary[key] for key in ("val_p1", "kept_epoch", "epochs_run") if key in summary}
     return {}
 
 
@@ -266,7 +296,9 @@ def run_status(args: argparse.Namespace) -> dict[str, Any]:
             path = artifact(args, name)
             rows.append(_artifact_row(stage, name, path))
             if name == "models" and path.is_dir():
-                rows += [_artifact_row(stage, f"{model}_model", path / f"{model}.npz") for model in MODEL_FILES]
+                for model in sorted(p.name for p in path.iterdir() if p.is_dir()):
+                    rows += [_artifact_row(stage, f"{model}_{file.stem}", file)
+                             for file in sorted((path / model).iterdir()) if file.is_file()]
     return {"root": str(Path(args.root)), "artifacts": rows}
 
 
@@ -318,14 +350,13 @@ def featurize_file(args: argparse.Namespace, path: Path) -> np.ndarray:
 
 
 def run_words(args: argparse.Namespace) -> dict[str, Any]:
-    """Top-k mapped words of an image by IESG and by L2, with the words linked to it marked."""
-    loaded = load_matching(args)
+    """Top-k mapped words of an image by each model of ``--models``, with the words linked to it marked."""
+    loaded = load_matching(args, args.models)
     query, feature = _image_features(args, loaded, args.image)
     linked = set(query["linked_words"])
     ranked = {}
-    for name in ("iesg", "l2"):
-        model = loaded.models[name]
-        scores = scores_against(model.embed(feature[None])[0], loaded.word_matrix(model.words), args.score)
+    for name, matcher in loaded.matchers.items():
+        scores = scores_against(matcher.projection.project(feature[None])[0], matcher.word_vectors, args.score)
         ranked[name] = [{"rank": r + 1, "word": loaded.data.words[w], "score": round(float(scores[w]), 4),
                          "linked": loaded.data.words[w] in linked}
                         for r, w in enumerate(top_indices(scores, args.top))]
@@ -333,20 +364,21 @@ def run_words(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def words_text(result: dict[str, Any]) -> str:
-    """Header lines, then rank | IESG word, score | L2 word, score."""
+    """Header lines, then rank | word, score of each model."""
     query = result["query"]
     if query["image_id"] is None:
         head = f"image file {query['path']} (featurized now)"
     else:
         head = (f"image {query['image_id']} ({query['split']} split, {query['path']}); "
                 f"linked words: {', '.join(query['linked_words'])}")
-    rows = [[i + 1, _marked(a), a["score"], _marked(b), b["score"]]
-            for i, (a, b) in enumerate(zip(result["top"]["iesg"], result["top"]["l2"]))]
+    names = list(result["top"])
+    rows = [[i + 1, *(cell for entry in entries for cell in (_marked(entry), entry["score"]))]
+            for i, entries in enumerate(zip(*(result["top"][name] for name in names)))]
     return "\n".join([
         head,
         f"top {len(rows)} of {result['candidates']:,} mapped words by {result['score']} score; "
         f"{MARK} = linked to the image in links.csv",
-        format_table(["rank", "iesg", "score", "l2", "score"], rows),
+        format_table(["rank", *(cell for name in names for cell in (name, "score"))], rows),
     ])
 
 
@@ -358,15 +390,14 @@ def _marked(entry: dict[str, Any]) -> str:
 
 def run_images(args: argparse.Namespace) -> dict[str, Any]:
     """Top-k mapped images (of one split or all) for a word by one model."""
-    loaded = load_matching(args)
-    data, model = loaded.data, loaded.models[args.model]
+    loaded = load_matching(args, [args.model])
+    data, matcher = loaded.data, loaded.matchers[args.model]
     word = normalized_word(args.word)
-    vectors = loaded.vectors[model.words]
+    vectors = loaded.vectors[args.model]
     if word not in vectors.key_to_index:
-        where = artifact(args, "vectors" if model.words == "pretrained" else "iesg_vectors")
-        raise unknown(word, f"not in the vocabulary of {where}", data.words)
+        raise unknown(word, f"not in the vocabulary of {artifact(args, 'vectors')}", data.words)
     rows = np.array([i for i, split in enumerate(data.splits) if args.split in ("all", split)], dtype=np.int64)
-    scores = scores_against(vectors[word], model.embed(data.features[rows]), args.score)
+    scores = scores_against(vectors[word], matcher.projection.project(data.features[rows]), args.score)
     linked = set(data.word_images[data.words.index(word)].tolist()) if word in data.words else set()
     top = [{"rank": r + 1, "image_id": data.image_ids[rows[i]], "split": data.splits[rows[i]],
             "score": round(float(scores[i]), 4), "linked": int(rows[i]) in linked, "path": data.paths[rows[i]]}
@@ -394,28 +425,29 @@ def _split_name(split: str) -> str:
 # ----------------------------------------------------------------------------- neighbours
 
 def run_neighbours(args: argparse.Namespace) -> dict[str, Any]:
-    """Nearest words (cosine) of a word by the pretrained and by the IESG vectors."""
-    vectors = load_vectors(args)
+    """Nearest words (cosine) of a word by the pretrained vectors and by those a model learnt."""
+    pretrained, grounded = load_model_vectors(args, args.model)
     word = normalized_word(args.word)
-    pretrained = vectors["pretrained"]
-    if word not in pretrained.key_to_index or word not in vectors["iesg"].key_to_index:
+    if word not in pretrained.key_to_index:
         raise unknown(word, f"not in the vocabulary of {artifact(args, 'vectors')}", pretrained.index_to_key)
     links = matching.read_links(artifact(args, "links"))
-    before, after = pretrained[word], vectors["iesg"][word]
+    before, after = pretrained[word], grounded[word]
     moved = float(before @ after / max(float(np.linalg.norm(before) * np.linalg.norm(after)), 1e-12))
     return {
         "word": word,
+        "model": args.model,
         "linked_images": int((links["word"] == word).sum()),
-        "cosine_pretrained_iesg": round(moved, 4),
+        "cosine_pretrained_grounded": round(moved, 4),
         "neighbours": {side: [{"rank": r + 1, "word": w, "cosine": round(float(c), 4)}
                               for r, (w, c) in enumerate(kv.most_similar(word, topn=args.top))]
-                       for side, kv in vectors.items()},
+                       for side, kv in (("pretrained", pretrained), (args.model, grounded))},
     }
 
 
 def neighbours_text(result: dict[str, Any]) -> str:
-    """A header line, then rank | pretrained word, cosine | IESG word, cosine (words in one list only marked)."""
-    pretrained, iesg = result["neighbours"]["pretrained"], result["neighbours"]["iesg"]
+    """A header line, then rank | pretrained word, cosine | the model's word, cosine (words in one list only marked)."""
+    model = result["model"]
+    pretrained, iesg = result["neighbours"]["pretrained"], result["neighbours"][model]
     shared = {n["word"] for n in pretrained} & {n["word"] for n in iesg}
 
     def name(entry: dict[str, Any]) -> str:
@@ -423,9 +455,9 @@ def neighbours_text(result: dict[str, Any]) -> str:
 
     rows = [[a["rank"], name(a), a["cosine"], name(b), b["cosine"]] for a, b in zip(pretrained, iesg)]
     return "\n".join([
-        f"{result['word']!r}: {result['linked_images']} linked images; cosine between its pretrained and IESG "
-        f"vectors {result['cosine_pretrained_iesg']:.3f}; {MARK} = only in one of the two lists",
-        format_table(["rank", "pretrained", "cosine", "iesg", "cosine"], rows),
+        f"{result['word']!r}: {result['linked_images']} linked images; cosine between its pretrained and {model} "
+        f"vectors {result['cosine_pretrained_grounded']:.3f}; {MARK} = only in one of the two lists",
+        format_table(["rank", "pretrained", "cosine", model, "cosine"], rows),
     ])
 
 
@@ -514,13 +546,12 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "status": Command(run_status, status_text, tuple(n for _, names in STAGES for n in names),
                       "each stage's artifacts, their sizes and key counts"),
-    "words": Command(run_words, words_text, ("images", "links", "features", "vectors", "iesg_vectors", "models",
-                                             "params"),
-                     "top-k words for an image (id or file) by IESG and by the L2 baseline"),
-    "images": Command(run_images, images_text, ("images", "links", "features", "vectors", "iesg_vectors", "models"),
+    "words": Command(run_words, words_text, ("images", "links", "features", "vectors", "models", "params"),
+                     "top-k words for an image (id or file) by each model of --models (default IESG and L2)"),
+    "images": Command(run_images, images_text, ("images", "links", "features", "vectors", "models", "params"),
                       "top-k images for a word"),
-    "neighbours": Command(run_neighbours, neighbours_text, ("vectors", "iesg_vectors", "links"),
-                          "nearest words by the pretrained and by the IESG vectors"),
+    "neighbours": Command(run_neighbours, neighbours_text, ("vectors", "models", "links", "params"),
+                          "nearest words by the pretrained vectors and by those a model learnt"),
     "synsets": Command(run_synsets, synsets_text, ("images", "links", "params"),
                        "WordNet synsets, hyponyms and images behind a word"),
     "report": Command(run_report, report_text, ("report", "dvc_yaml"),
@@ -547,8 +578,14 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("words", "images"):
             sub.add_argument("--score", choices=("dot", "cos"), default="dot",
                              help="dot: the paper's energy E (default); cos: cosine")
+        if name == "words":
+            sub.add_argument("--models", type=comma_list, default=["iesg", "l2"],
+                             help="comma-separated models of train.models, one column each (default iesg,l2)")
+        if name in ("images", "neighbours"):
+            sub.add_argument("--model", default="iesg",
+                             help="a model of train.models" + (" that learns word vectors" if name == "neighbours"
+                                                               else "") + " (default iesg)")
         if name == "images":
-            sub.add_argument("--model", choices=MODEL_FILES, default="iesg", help="which model ranks (default iesg)")
             sub.add_argument("--split", choices=("all", "train", "val", "test"), default="all",
                              help="candidate images (default all mapped images)")
         if name == "report":

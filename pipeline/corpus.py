@@ -130,7 +130,7 @@ class CorpusParams:
 
 @dataclass(frozen=True)
 class CorpusStats:
-    """What :func:`build_corpus` wrote: the content of ``metrics/corpus.json``."""
+    """What :func:`build_corpus` wrote: the content of ``results/corpus.json``."""
 
     source: str
     bytes: int

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ from tqdm import tqdm
 
 from pipeline.errors import PipelineError
 from pipeline.matching import read_features, read_images, read_links, read_vectors
-from pipeline.model import GroundingData
+from pipeline.models.base import GroundingData, TrainingInputs
 
 
 def load_grounding_data(images_csv: str | Path, links_csv: str | Path, features_h5: str | Path,
@@ -67,34 +66,6 @@ def encode_corpus(path: str | Path, key_to_index: dict[str, int]) -> np.ndarray:
         raise PipelineError(f"{path}: none of its {len(tokens):,} tokens is in the word2vec vocabulary; "
                             "rerun fetch_corpus and pretrain")
     return tokens
-
-
-@dataclass
-class TrainingInputs:
-    """Everything the train stage reads, from the outputs of the stages before it.
-
-    Attributes
-    ----------
-    vectors : KeyedVectors
-        The pretrained word vectors (with each word's corpus ``count``).
-    output_vectors : ndarray (V, d)
-        word2vec's output vectors (``syn1neg``), row-aligned with ``vectors``.
-    data : GroundingData
-        Features, splits and links.
-    dropped : dict
-        ``dropped_images`` / ``dropped_links`` of :func:`load_grounding_data`.
-    tokens : ndarray of int64
-        The corpus as vocabulary indices (-1 out of vocabulary).
-    counts : ndarray of int64 (V,)
-        Corpus count of every vocabulary word.
-    """
-
-    vectors: KeyedVectors
-    output_vectors: np.ndarray
-    data: GroundingData
-    dropped: dict[str, int]
-    tokens: np.ndarray
-    counts: np.ndarray
 
 
 def load_training_inputs(corpus: str | Path, word2vec_dir: str | Path, images_csv: str | Path,

@@ -7,15 +7,16 @@ asked in both directions, as in Luo's section 3.4:
   uniformly, without replacement, from the mapped vocabulary (every word with a link) minus
   *all* the words linked to the image;
 * word -> image: rank the true image among itself and ``candidates - 1`` images sampled from
-  every mapped image with features, of *any* split, minus all the images linked to the word.
-  Drawing from all splits keeps the pool large (the test split alone may hold fewer images than
-  candidates); the images are only ever scored through the model, never trained on as
-  negatives of this word. When the pool is smaller than ``candidates - 1`` all of it is used
-  and the smallest candidate-set size is reported.
+  the image pool minus all the images linked to the word. The pool (``image_pool``) is the test
+  images, the held-out images (validation + test, the default) or, as the pipeline once did, all
+  mapped images; training images are never candidates unless ``all`` is asked for, since a model
+  trained with image negatives has learnt that those images are not the word. When the pool is
+  smaller than ``candidates - 1`` all of it is used and the smallest candidate-set size is reported.
 
 The candidate sets are drawn once from the seed and shared by every model, so model
-comparisons are paired. A model maps an image feature ``f`` to the word space as
-``v = (f - center) @ projection``; the score of (image, word) is the inner product ``v . w``
+comparisons are paired. A model maps an image feature ``f`` to the word space with its
+:class:`~pipeline.models.base.Projection` and is scored against its own word vectors (the
+pretrained ones, or those it learnt); the score of (image, word) is the inner product ``v . w``
 (the paper's energy E) or the cosine. A tie with a negative counts against the true item, so a
 degenerate model that scores everything alike gets P@1 = 0, not 1.
 """
@@ -23,7 +24,6 @@ degenerate model that scores everything alike gets P@1 = 0, not 1.
 from __future__ import annotations
 
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -35,11 +35,11 @@ from gensim.models import KeyedVectors
 from tqdm import tqdm
 
 from pipeline.errors import PipelineError
+from pipeline.models.base import Projection, unit_rows
 
 DIRECTIONS = ("image_to_word", "word_to_image")
 SCORES = ("dot", "cos")
-WORD_SIDES = ("pretrained", "iesg")
-MODEL_NAMES = ("l2", "iesg", "devise")
+IMAGE_POOLS = {"test": ("test",), "heldout": ("val", "test"), "all": ("train", "val", "test")}
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,19 @@ class EvaluateParams:
     frequency_edges : list of int
         Increasing corpus-count edges of the word-frequency buckets (``[100, 1000, 10000]``
         gives <100, 100-1k, 1k-10k, >=10k).
+    image_pool : {"heldout", "test", "all"}
+        Where word -> image negatives come from: validation and test images (the default), test
+        images only, or every mapped image (training images included: flatters models trained
+        with image negatives; kept to compare with earlier runs).
+    bootstrap_resamples : int
+        Resamples of the test images behind each 95% interval (0: no intervals).
+    reference_model : str
+        The model every other one is compared with (paired differences of P@k).
+    headline_score : {"dot", "cos"}
+        Score of the test P@1 in the headline metrics (``dvc metrics``).
+    headline_spaces : list of str
+        Word spaces (``pretrained`` or a model that learns word vectors) whose similarity scores are
+        headline metrics; every space is scored in the details either way.
     analysis_model : str
         Model whose errors, frequency breakdown of P@1 in the report, and examples are analysed.
     analysis_score : {"dot", "cos"}
@@ -85,6 +98,11 @@ class EvaluateParams:
     candidates: int = 100
     seed: int = 0
     ks: list[int] = field(default_factory=lambda: [1, 5, 10])
+    image_pool: Literal["heldout", "test", "all"] = "heldout"
+    bootstrap_resamples: int = 1000
+    reference_model: str = "l2"
+    headline_score: Literal["dot", "cos"] = "cos"
+    headline_spaces: list[str] = field(default_factory=lambda: ["pretrained", "joint"])
     frequency_edges: list[int] = field(default_factory=lambda: [100, 1000, 10000])
     analysis_model: str = "iesg"
     analysis_score: Literal["dot", "cos"] = "dot"
@@ -105,9 +123,7 @@ class EvaluateParams:
         edges = self.frequency_edges
         if not edges or any(e < 1 for e in edges) or sorted(set(edges)) != edges:
             raise ValueError(f"frequency_edges must be strictly increasing positive counts, got {edges}")
-        if self.analysis_model not in (*MODEL_NAMES, "random"):
-            raise ValueError(f"analysis_model must be one of {', '.join(MODEL_NAMES)}, random")
-        for name in ("sparsity_max_count", "synonym_max_hops"):
+        for name in ("sparsity_max_count", "synonym_max_hops", "bootstrap_resamples"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
         if not 0 < self.synonym_min_path_similarity <= 1:
@@ -118,24 +134,18 @@ class EvaluateParams:
 
 
 @dataclass(frozen=True)
-class Model:
-    """An image-to-word-space projection: ``v = (f - center) @ projection``.
+class Matcher:
+    """A trained projection with the vectors of the mapped words it is scored against."""
 
-    ``words`` names the word vectors it is scored against: ``pretrained`` or ``iesg``. With
-    ``normalize_features`` each ``f`` is scaled to unit length first (as the model was trained).
-    """
+    projection: Projection
+    word_vectors: np.ndarray
 
-    name: str
-    projection: np.ndarray
-    center: np.ndarray
-    words: str
-    normalize_features: bool = False
-
-    def embed(self, features: np.ndarray) -> np.ndarray:
-        """Map image features (n x D) to word space (n x d), float32."""
-        if self.normalize_features:
-            features = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
-        return ((features - self.center) @ self.projection).astype(np.float32, copy=False)
+    def embeddings(self, features: np.ndarray, score: str) -> tuple[np.ndarray, np.ndarray]:
+        """Image and word matrices for ``score`` (rows unit length for ``cos``)."""
+        images = self.projection.project(features)
+        if score == "cos":
+            return unit_rows(images), unit_rows(self.word_vectors)
+        return images, self.word_vectors
 
 
 @dataclass(frozen=True)
@@ -255,50 +265,32 @@ def read_vectors(path: str | os.PathLike) -> KeyedVectors:
         raise PipelineError(f"{path}: not loadable as gensim KeyedVectors ({exc})") from exc
 
 
-def read_model(path: str | os.PathLike, name: str, feature_dim: int, word_dims: dict[str, int]) -> Model:
-    """Load a model npz (``projection``, ``center``, ``words``, optional ``normalize_features``).
+def read_trained(model_dir: str | os.PathLike, feature_dim: int,
+                 pretrained: KeyedVectors) -> tuple[Projection, KeyedVectors]:
+    """A train stage output: the projection (``model.npz``) and the word vectors it pairs with.
 
-    Parameters
-    ----------
-    path : path
-        The npz written by the train stage.
-    name : str
-        Model name used in the results.
-    feature_dim : int
-        D of the image features; ``projection`` must be (D, d) and ``center`` (D,).
-    word_dims : dict
-        Dimension of each word side (``pretrained``, ``iesg``); d must equal that of ``words``.
+    Those are ``vectors.kv`` beside it when the model learnt word vectors (``words: own``), else
+    ``pretrained``; their vocabulary must be the pretrained one.
     """
-    if not Path(path).is_file():
-        raise PipelineError(f"{path}: file not found; run the train stage")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            projection = np.asarray(npz["projection"], dtype=np.float32)
-            center = np.asarray(npz["center"], dtype=np.float32)
-            words = str(npz["words"])
-            normalize = bool(npz["normalize_features"]) if "normalize_features" in npz.files else False
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    model_dir = Path(model_dir)
+    word_dim = pretrained.vector_size
+    projection = Projection.load(model_dir / "model.npz", feature_dim, word_dim)
+    if projection.words == "pretrained":
+        return projection, pretrained
+    vectors = read_vectors(model_dir / "vectors.kv")
+    if vectors.vector_size != word_dim or vectors.index_to_key != pretrained.index_to_key:
         raise PipelineError(
-            f"{path}: not a model npz with 'projection', 'center' and 'words' ({exc}); rerun train"
-        ) from exc
-    if words not in word_dims:
-        raise PipelineError(f"{path}: words={words!r}, expected one of {', '.join(word_dims)}")
-    expected = (feature_dim, word_dims[words])
-    if projection.shape != expected or center.shape != (feature_dim,):
-        raise PipelineError(
-            f"{path}: projection {projection.shape} / center {center.shape} do not match the "
-            f"features ({feature_dim}-d) and the {words} word vectors ({word_dims[words]}-d); "
-            "rerun train on the current features and vectors"
+            f"{model_dir / 'vectors.kv'}: not the pretrained vocabulary at {word_dim} dimensions; rerun train"
         )
-    return Model(name, projection, center, words, normalize)
+    return projection, vectors
 
 
-def random_model(features: np.ndarray, word_dim: int, seed: int) -> Model:
-    """The chance reference: a seeded Gaussian projection on the pretrained word side."""
+def random_projection(features: np.ndarray, word_dim: int, seed: int) -> Projection:
+    """The chance reference: a seeded Gaussian projection, scored against the pretrained words."""
     rng = np.random.default_rng(seed)
     dim = features.shape[1]
     projection = rng.standard_normal((dim, word_dim)).astype(np.float32) / np.sqrt(dim)
-    return Model("random", projection, features.mean(axis=0), "pretrained")
+    return Projection(projection, features.mean(axis=0).astype(np.float32))
 
 
 def build_data(
@@ -362,12 +354,12 @@ def sample_candidates(
     queries: np.ndarray,
     truths: np.ndarray,
     true_sets: list[np.ndarray],
-    pool_size: int,
+    pool: np.ndarray,
     n_negatives: int,
     rng: np.random.Generator,
     desc: str = "sample",
 ) -> CandidateSets:
-    """Draw each row's negatives uniformly without replacement from the pool minus its true set.
+    """Draw each row's negatives uniformly without replacement from ``pool`` minus its true set.
 
     Parameters
     ----------
@@ -375,8 +367,8 @@ def sample_candidates(
         Query item and true item per row.
     true_sets : list of ndarray
         Sorted items that count as correct for each query item (never drawn as negatives).
-    pool_size : int
-        Items are ``0 .. pool_size - 1``.
+    pool : ndarray of int
+        The items negatives may be drawn from.
     n_negatives : int
         Negatives per row (fewer when the pool minus the true set is smaller).
     rng : numpy Generator
@@ -385,39 +377,46 @@ def sample_candidates(
     -------
     CandidateSets
     """
+    pool = np.asarray(pool, dtype=np.int64)
     items = np.full((len(queries), 1 + n_negatives), -1, dtype=np.int64)
     items[:, 0] = truths
     for row, query in enumerate(tqdm(queries, desc=desc, unit="pair", leave=False)):
         excluded = true_sets[query]
-        take = min(n_negatives, pool_size - len(excluded))
+        in_pool = int(np.isin(excluded, pool).sum())
+        take = min(n_negatives, len(pool) - in_pool)
         # The first `take` draws of a random order of the pool that are not excluded are a
-        # uniform sample of the allowed items; at most len(excluded) draws get dropped.
-        drawn = rng.choice(pool_size, size=min(pool_size, take + len(excluded)), replace=False)
+        # uniform sample of the allowed items; at most `in_pool` draws get dropped.
+        drawn = pool[rng.choice(len(pool), size=min(len(pool), take + in_pool), replace=False)]
         pos = np.searchsorted(excluded, drawn)
         hit = (pos < len(excluded)) & (excluded[np.minimum(pos, len(excluded) - 1)] == drawn)
         items[row, 1:1 + take] = drawn[~hit][:take]
     return CandidateSets(np.asarray(queries, dtype=np.int64), items)
 
 
-def draw_candidates(data: MatchingData, candidates: int, seed: int) -> dict[str, CandidateSets]:
-    """Both directions' candidate sets for the test links (image -> word drawn first)."""
+def image_pool(data: MatchingData, pool: str) -> np.ndarray:
+    """Indices of the images of ``pool`` (a key of :data:`IMAGE_POOLS`)."""
+    splits = IMAGE_POOLS[pool]
+    return np.array([i for i, split in enumerate(data.splits) if split in splits], dtype=np.int64)
+
+
+def draw_candidates(data: MatchingData, candidates: int, seed: int,
+                    pool: str = "heldout") -> dict[str, CandidateSets]:
+    """Both directions' candidate sets for the test links (image -> word drawn first).
+
+    Word -> image negatives come from the images of ``pool`` (see :data:`IMAGE_POOLS`).
+    """
     rng = np.random.default_rng(seed)
     return {
         "image_to_word": sample_candidates(
-            data.pair_image, data.pair_word, data.image_words, len(data.words), candidates - 1, rng,
+            data.pair_image, data.pair_word, data.image_words, np.arange(len(data.words)), candidates - 1, rng,
             desc="image->word candidates",
         ),
         "word_to_image": sample_candidates(
-            data.pair_word, data.pair_image, data.word_images, len(data.image_ids), candidates - 1, rng,
+            data.pair_word, data.pair_image, data.word_images, image_pool(data, pool), candidates - 1, rng,
             desc="word->image candidates",
         ),
     }
 
-
-def normalize_rows(matrix: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero)."""
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.where(norms > 0, norms, 1)
 
 
 def candidate_scores(
@@ -454,35 +453,14 @@ def word_matrix(vectors: KeyedVectors, words: list[str]) -> np.ndarray:
     return np.asarray(vectors.vectors[[vectors.key_to_index[w] for w in words]], dtype=np.float32)
 
 
-def embeddings(
-    model: Model, data: MatchingData, word_vectors: dict[str, np.ndarray], score: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Image and word matrices of ``model`` for ``score`` (rows unit length for ``cos``)."""
-    images, words = model.embed(data.features), word_vectors[model.words]
-    if score == "cos":
-        return normalize_rows(images), normalize_rows(words)
-    return images, words
-
 
 def evaluate_matching(
     data: MatchingData,
-    models: dict[str, Model],
-    word_vectors: dict[str, np.ndarray],
+    matchers: dict[str, Matcher],
     sets: dict[str, CandidateSets],
     ks: list[int],
 ) -> tuple[dict, dict[tuple[str, str, str], Ranking]]:
     """Score every model on the shared candidate sets.
-
-    Parameters
-    ----------
-    data : MatchingData
-    models : dict
-        name -> Model.
-    word_vectors : dict
-        Word side (``pretrained``/``iesg``) -> (len(data.words), d) matrix.
-    sets : dict
-        Direction -> CandidateSets, from :func:`draw_candidates`.
-    ks : list of int
 
     Returns
     -------
@@ -494,9 +472,9 @@ def evaluate_matching(
     """
     metrics: dict = {}
     rankings: dict[tuple[str, str, str], Ranking] = {}
-    for name, model in models.items():
+    for name, matcher in matchers.items():
         for score in SCORES:
-            images, words = embeddings(model, data, word_vectors, score)
+            images, words = matcher.embeddings(data.features, score)
             for direction in DIRECTIONS:
                 s = sets[direction]
                 query, item = (images, words) if direction == "image_to_word" else (words, images)

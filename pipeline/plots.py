@@ -4,8 +4,9 @@
 top-level ``plots:`` definitions of ``dvc.yaml`` and their CSV files and draws them itself:
 
 * ``linear`` (DVC's default; also ``smooth`` and ``scatter``): ``y`` against ``x`` as lines
-  with points. Rows are split into one line per value of the file's other text columns (e.g.
-  ``model`` in ``plots/train.csv``), and per file when several files are given.
+  with points. Rows are split into one line per value of the file's other text columns, and per
+  file when several files are given; a directory stands for its CSV files (``plots/train``: one
+  file, so one line, per model), as ``dvc plots show`` reads it.
 * ``bar_horizontal`` (and ``bar_horizontal_sorted``): DVC's convention, ``x`` is the numeric
   value and ``y`` the category field; with several files each category gets one bar per file
   (named by the file's stem, e.g. ``iesg``). An empty value draws no bar.
@@ -19,7 +20,7 @@ import csv
 import html
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -107,6 +108,11 @@ def plot_svg(spec: PlotSpec, base_dir: str | os.PathLike = ".") -> str:
     PipelineError
         A data file is missing or lacks a field the plot names.
     """
+    series = [(str(Path(file) / csv_file.name), field) if (Path(base_dir) / file).is_dir() else (file, field)
+              for file, field in spec.series
+              for csv_file in (sorted((Path(base_dir) / file).glob("*.csv")) if (Path(base_dir) / file).is_dir()
+                               else [Path(file)])]
+    spec = replace(spec, series=tuple(series))
     tables = {file: _read_rows(Path(base_dir) / file, (spec.x, field)) for file, field in spec.series}
     if spec.template in BAR_TEMPLATES:
         return _bars(spec, tables)

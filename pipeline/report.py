@@ -40,7 +40,7 @@ body{font-family:sans-serif;margin:2em;max-width:75em;color:#222}
 table{border-collapse:collapse;margin:0.5em 0 1.5em}
 th,td{border:1px solid #bbb;padding:0.25em 0.6em;text-align:right}
 th{background:#eee}td.l,th.l{text-align:left}
-.paper{color:#666}
+.paper{color:#666}.ci{color:#666;font-size:0.85em}
 .grid{display:flex;flex-wrap:wrap;gap:0.6em;margin-bottom:1em;align-items:flex-start}
 figure{margin:0;padding:0.3em;border:2px solid #ddd;width:min-content;text-align:center;font-size:0.85em}
 figure.ok{border-color:#2a2}figure.query{border-color:#36c}
@@ -83,34 +83,67 @@ def _row(cells: list[str], header: bool = False) -> str:
     ) + "</tr>"
 
 
+def _with_interval(value: float | None, ci: list[float] | None, scale: float, digits: int) -> str:
+    if value is None:
+        return "-"
+    text = f"{value * scale:.{digits}f}"
+    if ci:
+        text += f' <span class="ci">[{ci[0] * scale:.{digits}f}, {ci[1] * scale:.{digits}f}]</span>'
+    return text
+
+
+def _difference(entry: dict | None, scale: float, digits: int) -> str:
+    """A paired difference with its interval, bold when the interval excludes zero."""
+    if not entry:
+        return ""
+    text = _with_interval(entry["diff"], entry["ci"], scale, digits)
+    low, high = entry["ci"]
+    return f"<b>{text}</b>" if low > 0 or high < 0 else text
+
+
 def matching_table(matching: dict, ks: list[int]) -> str:
-    """Rows per model and direction: P@k by dot and cosine, and the paper's P@1/5/10."""
+    """Rows per model and direction: P@k (95% interval) by dot and cosine, the paired P@1 difference to the
+    reference model, and the paper's P@1/5/10."""
+    reference = next((key[3:] for entry in _entries(matching) for key in entry if key.startswith("vs_")), None)
     head = ["model", "direction", *(f"P@{k} dot" for k in ks), *(f"P@{k} cos" for k in ks),
+            *([f"P@1 − {reference} dot", f"P@1 − {reference} cos"] if reference else []),
             "paper P@1/5/10", "pairs", "candidates"]
     rows = [_row([html.escape(h) for h in head], header=True)]
     for model, directions in matching.items():
         for direction, scores in directions.items():
             paper = PAPER_MATCHING.get((model, direction))
             cells = [html.escape(model), ARROWS[direction]]
-            cells += [_pct(scores[s][f"p{k}"]) for s in ("dot", "cos") for k in ks]
+            cells += [_with_interval(scores[s][f"p{k}"], scores[s].get("ci", {}).get(f"p{k}"), 100, 1)
+                      for s in ("dot", "cos") for k in ks]
+            if reference:
+                cells += [_difference(scores[s].get(f"vs_{reference}", {}).get("p1"), 100, 1) for s in ("dot", "cos")]
             cells.append(f'<span class="paper">{"/".join(map(str, paper))}</span>' if paper else "")
             cells += [str(scores["dot"]["pairs"]), str(scores["dot"]["candidates"])]
             rows.append(_row(cells))
     return "<table>" + "".join(rows) + "</table>"
 
 
+def _entries(matching: dict) -> list[dict]:
+    return [entry for directions in matching.values() for scores in directions.values() for entry in scores.values()]
+
+
 def similarity_table(similarity: dict) -> str:
-    """Rows per benchmark: pretrained vs IESG score, with the paper's WS353 numbers."""
+    """Rows per benchmark: the score (95% interval) of every word space, each grounded space's paired
+    difference to the pretrained vectors, and the paper's WS353 numbers."""
     sides = list(similarity)
+    grounded = sides[1:]
     benchmarks = list(next(iter(similarity.values()), {}))
-    head = ["benchmark", *sides, *(f"paper {s}" for s in sides), "pairs / questions", "out of vocabulary"]
+    head = ["benchmark", *sides, *(f"{s} − {sides[0]}" for s in grounded), "paper skip-gram / IESG",
+            "pairs / questions", "out of vocabulary"]
     rows = [_row([html.escape(h) for h in head], header=True)]
     for bench in benchmarks:
         first = similarity[sides[0]][bench]
         value_key = "spearman" if "spearman" in first else "accuracy"
         cells = [html.escape(bench + (" (accuracy)" if value_key == "accuracy" else ""))]
-        cells += [_num(similarity[s][bench][value_key]) for s in sides]
-        cells += [f'<span class="paper">{_num(PAPER_SIMILARITY.get((s, bench)))}</span>' for s in sides]
+        cells += [_with_interval(similarity[s][bench][value_key], similarity[s][bench].get("ci"), 1, 3) for s in sides]
+        cells += [_difference(similarity[s][bench].get(f"vs_{sides[0]}"), 1, 3) for s in grounded]
+        paper = [PAPER_SIMILARITY.get((s, bench)) for s in ("pretrained", "iesg")]
+        cells.append(f'<span class="paper">{" / ".join(_num(v) for v in paper)}</span>' if any(paper) else "")
         cells.append(str(first.get("pairs", first.get("questions"))))
         cells.append(" / ".join(str(similarity[s][bench].get("oov_pairs", similarity[s][bench].get("oov_questions")))
                                 for s in sides))
@@ -233,12 +266,18 @@ def write_report(
         plot_section = ["<h2>DVC plots</h2>"] if plots else []
         plot_section += [f"<h3>{html.escape(plot.title)}</h3>{plot_svg(plot, base_dir)}" for plot in plots]
         body = [
-            "<h1>IESG evaluation</h1>",
+            "<h1>Grounded word embeddings: evaluation</h1>",
             "<h2>Matching on the test split</h2>",
-            "<p>P@k in percent; each test link ranks the true item among itself and sampled negatives "
-            "(the same candidate sets for every model). <span class=\"paper\">Grey: Luo's reported numbers.</span></p>",
+            "<p>P@k in percent with its 95% bootstrap interval over test images; each test link ranks the true "
+            "item among itself and sampled negatives (the same candidate sets for every model; word → image "
+            f"negatives from the {html.escape(str(metrics['data'].get('image_pool', 'all')))} images, "
+            "<i>candidates</i> = the smallest candidate set). Differences to the reference model are paired; "
+            "bold where the interval excludes zero. <span class=\"paper\">Grey: Luo's reported numbers.</span></p>",
             matching_table(metrics["matching"], ks),
             "<h2>Word similarity (Spearman) and analogy</h2>",
+            "<p>Every word space: the pretrained vectors and those each grounded model learnt; 95% bootstrap "
+            "intervals over benchmark pairs, paired differences to the pretrained vectors (bold: the interval "
+            "excludes zero).</p>",
             similarity_table(metrics["similarity"]),
             f"<h2>Error analysis</h2><p>{html.escape(caption)}</p>",
             "<h3>P@1 by corpus frequency of the word (pairs)</h3>",

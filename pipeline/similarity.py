@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 from scipy.stats import spearmanr
@@ -50,15 +51,20 @@ def read_pairs(benchmark: PairBenchmark) -> list[tuple[str, str, float]]:
     return pairs
 
 
+def pair_scores(vectors: KeyedVectors, benchmark: PairBenchmark) -> tuple[np.ndarray, np.ndarray, int]:
+    """Ratings and cosine similarities of a benchmark's in-vocabulary pairs, and the number of pairs in the file.
+
+    Benchmark words are lower-cased before look-up; a pair with a word outside the vocabulary is left out.
+    """
+    pairs = read_pairs(benchmark)
+    known = [(a, b, r) for a, b, r in pairs if a in vectors.key_to_index and b in vectors.key_to_index]
+    ratings = np.array([r for _, _, r in known], dtype=np.float64)
+    cosines = np.array([float(vectors.similarity(a, b)) for a, b, _ in known], dtype=np.float64)
+    return ratings, cosines, len(pairs)
+
+
 def score_pairs(vectors: KeyedVectors, benchmark: PairBenchmark) -> dict[str, float | int | None]:
     """Spearman correlation of ``vectors``' cosine similarities with a benchmark's ratings.
-
-    Parameters
-    ----------
-    vectors : KeyedVectors
-        Word vectors to score; benchmark words are lower-cased before look-up.
-    benchmark : PairBenchmark
-        The pairs file.
 
     Returns
     -------
@@ -66,13 +72,11 @@ def score_pairs(vectors: KeyedVectors, benchmark: PairBenchmark) -> dict[str, fl
         ``spearman`` (None when fewer than two pairs are in the vocabulary), ``pairs`` (all pairs in
         the file), ``oov_pairs`` (pairs not scored because a word is out of the vocabulary).
     """
-    pairs = read_pairs(benchmark)
-    known = [(a, b, r) for a, b, r in pairs if a in vectors.key_to_index and b in vectors.key_to_index]
+    ratings, cosines, total = pair_scores(vectors, benchmark)
     spearman = None
-    if len(known) >= 2:
-        cosines = [float(vectors.similarity(a, b)) for a, b, _ in known]
-        spearman = round(float(spearmanr([r for _, _, r in known], cosines).statistic), 4)
-    return {"spearman": spearman, "pairs": len(pairs), "oov_pairs": len(pairs) - len(known)}
+    if len(ratings) >= 2:
+        spearman = round(float(spearmanr(ratings, cosines).statistic), 4)
+    return {"spearman": spearman, "pairs": total, "oov_pairs": total - len(ratings)}
 
 
 def score_analogies(vectors: KeyedVectors, restrict_vocab: int) -> dict[str, float | int]:

@@ -1,9 +1,11 @@
-"""DVC stage evaluate: P@k matching on the test split, word similarity, error analysis, HTML report."""
+"""DVC stage evaluate: P@k matching on the test split with bootstrap intervals, word similarity of every
+word space, error analysis, HTML report."""
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import time
 from pathlib import Path
 
@@ -13,13 +15,15 @@ from pipeline.analysis import classify_errors, error_shares, examples, p1_by_fre
 from pipeline.errors import PipelineError, run_stage
 from pipeline.io import atomic_path, write_json
 from pipeline.matching import (
-    DIRECTIONS, MODEL_NAMES, EvaluateParams, build_data, draw_candidates, embeddings, evaluate_matching,
-    random_model, read_features, read_images, read_links, read_model, read_vectors, word_matrix,
+    DIRECTIONS, EvaluateParams, Matcher, build_data, draw_candidates, evaluate_matching, random_projection,
+    read_features, read_images, read_links, read_trained, read_vectors, word_matrix,
 )
+from pipeline.models.registry import load_train_config
 from pipeline.params import load_section
 from pipeline.plots import read_plot_specs
 from pipeline.report import write_report
-from pipeline.similarity import evaluate_vectors
+from pipeline.similarity import PAIR_BENCHMARKS, evaluate_vectors, pair_scores
+from pipeline.statistics import add_matching_intervals, add_similarity_intervals
 from pipeline.wordnet import load_wordnet
 
 
@@ -42,15 +46,43 @@ def write_plots(out_dir: Path, frequency: dict, shares: dict) -> None:
             writer.writerows([k, v] for k, v in shares.items() if k != "errors")
 
 
+def read_train_summary(path: Path) -> dict:
+    """The ``train.json`` a train stage wrote beside its model."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise PipelineError(f"{path}: cannot read the train summary ({exc}); rerun train") from exc
+
+
+HEADLINE_BENCHMARKS = {"ws353_similarity": "ws353_sim", "ws353_relatedness": "ws353_rel", "simlex999": "simlex",
+                       "men": "men"}
+
+
+def headline(metrics: dict, params: EvaluateParams) -> dict:
+    """The few numbers compared across experiments: test P@1 of each model both ways (``headline_score``),
+    validation P@1 of each model, and the main word-similarity scores of the ``headline_spaces``."""
+    score = params.headline_score
+    return {
+        "test_p1": {direction: {model: metrics["matching"][model][direction][score]["p1"]
+                                for model in metrics["val_p1"]}
+                    for direction in DIRECTIONS},
+        "val_p1": metrics["val_p1"],
+        "similarity": {space: {short: metrics["similarity"][space][name]["spearman"]
+                               for name, short in HEADLINE_BENCHMARKS.items()}
+                       for space in params.headline_spaces if space in metrics["similarity"]},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", default="data/mapping/images.csv", help="images table")
     parser.add_argument("--links", default="data/mapping/links.csv", help="word-image links")
     parser.add_argument("--features", default="data/features/features.h5", help="image features")
     parser.add_argument("--vectors", default="data/word2vec/vectors.kv", help="pretrained word vectors")
-    parser.add_argument("--models", default="data/models", help="directory with {l2,iesg,devise}.npz")
-    parser.add_argument("--iesg-vectors", default="data/models/iesg_vectors.kv", help="IESG word vectors")
-    parser.add_argument("--metrics", default="metrics/evaluate.json")
+    parser.add_argument("--models", default="data/models", help="directory with one train output per model")
+    parser.add_argument("--metrics", default="metrics/evaluate.json", help="headline metrics (dvc metrics)")
+    parser.add_argument("--details", default="results/evaluate.json",
+                        help="every number: P@k with intervals, counts, similarity, error shares")
     parser.add_argument("--plots", default="plots/evaluate", help="directory for plot CSVs")
     parser.add_argument("--report", default="data/report", help="directory for index.html and thumbnails")
     parser.add_argument("--dvc-yaml", default="dvc.yaml", help="whose top-level plots the report draws ('': none)")
@@ -60,32 +92,45 @@ def main() -> None:
     started = time.perf_counter()
 
     params = load_section(EvaluateParams, "evaluate", args.params)
+    names = load_train_config(args.params).models
+    for role, name in (("analysis_model", params.analysis_model), ("reference_model", params.reference_model)):
+        if name not in (*names, "random"):
+            raise PipelineError(f"params evaluate.{role}: {name!r} is not in train.models ({', '.join(names)}) "
+                                "nor 'random'")
+    unknown_spaces = [space for space in params.headline_spaces if space not in ("pretrained", *names)]
+    if unknown_spaces:
+        raise PipelineError(f"params evaluate.headline_spaces: {', '.join(unknown_spaces)} not 'pretrained' nor in "
+                            f"train.models ({', '.join(names)})")
     images, links = read_images(args.images), read_links(args.links)
     feature_ids, features = read_features(args.features)
-    kv = {"pretrained": read_vectors(args.vectors), "iesg": read_vectors(args.iesg_vectors)}
-    data = build_data(images, links, feature_ids, features, kv["pretrained"], args.links)
+    pretrained = read_vectors(args.vectors)
+    data = build_data(images, links, feature_ids, features, pretrained, args.links)
     if len(data.pair_image) == 0:
         raise PipelineError(
             f"{args.links}: no link to a test-split image with features; check map_images' split params"
         )
-    missing = [w for w in data.words if w not in kv["iesg"].key_to_index]
-    if missing:
-        raise PipelineError(
-            f"{args.iesg_vectors}: {len(missing)} mapped word(s) missing (e.g. {missing[0]!r}); rerun train"
-        )
-    word_dims = {side: vectors.vector_size for side, vectors in kv.items()}
-    models = {
-        name: read_model(Path(args.models) / f"{name}.npz", name, data.features.shape[1], word_dims)
-        for name in MODEL_NAMES
-    }
-    models["random"] = random_model(data.features, word_dims["pretrained"], params.seed)
-    word_vectors = {side: word_matrix(vectors, data.words) for side, vectors in kv.items()}
+    matchers, spaces, val_p1 = {}, {"pretrained": pretrained}, {}
+    for name in names:
+        projection, vectors = read_trained(Path(args.models) / name, data.features.shape[1], pretrained)
+        matchers[name] = Matcher(projection, word_matrix(vectors, data.words))
+        val_p1[name] = read_train_summary(Path(args.models) / name / "train.json")["val_p1"]
+        if projection.words == "own":
+            spaces[name] = vectors
+    matchers["random"] = Matcher(random_projection(data.features, pretrained.vector_size, params.seed),
+                                 word_matrix(pretrained, data.words))
 
-    sets = draw_candidates(data, params.candidates, params.seed)
-    matching, rankings = evaluate_matching(data, models, word_vectors, sets, params.ks)
-    similarity = {side: evaluate_vectors(vectors, params.analogy_restrict_vocab) for side, vectors in kv.items()}
+    sets = draw_candidates(data, params.candidates, params.seed, params.image_pool)
+    matching, rankings = evaluate_matching(data, matchers, sets, params.ks)
+    add_matching_intervals(matching, rankings, data.pair_image, params.ks, params.reference_model,
+                           params.bootstrap_resamples, params.seed)
+    similarity = {space: evaluate_vectors(vectors, params.analogy_restrict_vocab) for space, vectors in spaces.items()}
+    add_similarity_intervals(
+        similarity, {space: {b.name: pair_scores(vectors, b)[:2] for b in PAIR_BENCHMARKS}
+                     for space, vectors in spaces.items()},
+        "pretrained", params.bootstrap_resamples, params.seed,
+    )
 
-    counts = np.array([kv["pretrained"].get_vecattr(w, "count") for w in data.words], dtype=np.int64)
+    counts = np.array([pretrained.get_vecattr(w, "count") for w in data.words], dtype=np.int64)
     pair_counts = {"image_to_word": counts[sets["image_to_word"].items[:, 0]],
                    "word_to_image": counts[sets["word_to_image"].queries]}
     frequency = {
@@ -93,7 +138,7 @@ def main() -> None:
             d: p1_by_frequency(rankings[name, d, params.analysis_score].ranks, pair_counts[d], params.frequency_edges)
             for d in DIRECTIONS
         }
-        for name in models
+        for name in matchers
     }
     wordnet = load_wordnet(params.wordnet_dir, args.wordnet_cache)
     errors = classify_errors(
@@ -102,13 +147,14 @@ def main() -> None:
         params.sparsity_max_count, params.synonym_max_hops, params.synonym_min_path_similarity,
     )
     shares = error_shares(errors)
-    image_matrix, word_matrix_ = embeddings(models[params.analysis_model], data, word_vectors, params.analysis_score)
+    image_matrix, word_matrix_ = matchers[params.analysis_model].embeddings(data.features, params.analysis_score)
     shown = examples(data, image_matrix, word_matrix_, params.n_examples, params.top_examples, params.seed)
 
     metrics = {
         "data": {"images": len(data.image_ids), "words": len(data.words), "test_pairs": int(len(data.pair_image)),
-                 "dropped_links": data.dropped_links},
+                 "dropped_links": data.dropped_links, "image_pool": params.image_pool},
         "matching": matching,
+        "val_p1": val_p1,
         "similarity": similarity,
         "errors": shares,
     }
@@ -119,15 +165,18 @@ def main() -> None:
     write_plots(Path(args.plots), frequency, shares)
     write_report(args.report, metrics, frequency, errors, shown, params.ks, caption, params.thumbnail_px,
                  plots=read_plot_specs(args.dvc_yaml) if args.dvc_yaml else [])
-    write_json(args.metrics, metrics)
+    write_json(args.details, metrics)
+    write_json(args.metrics, headline(metrics, params))
 
     i2w, w2i = (matching[params.analysis_model][d][params.analysis_score] for d in DIRECTIONS)
+    analysed = params.analysis_model if params.analysis_model in spaces else "pretrained"
     print(
-        f"evaluate: {len(data.pair_image):,} test pairs, {len(data.words):,} words, {len(data.image_ids):,} images; "
-        f"{params.analysis_model} ({params.analysis_score}) P@1 image->word {i2w['p1']:.3f} word->image {w2i['p1']:.3f} "
-        f"(random {matching['random']['image_to_word'][params.analysis_score]['p1']:.3f}); "
-        f"WS353 sim {similarity['pretrained']['ws353_similarity']['spearman']} -> "
-        f"{similarity['iesg']['ws353_similarity']['spearman']}; {shares['errors']:,} top-1 errors typed; "
+        f"evaluate: {len(data.pair_image):,} test pairs, {len(data.words):,} words, {len(data.image_ids):,} images "
+        f"(word->image negatives from {params.image_pool} images, at least {w2i['candidates']} candidates); "
+        f"{params.analysis_model} ({params.analysis_score}) P@1 image->word {i2w['p1']:.3f} word->image "
+        f"{w2i['p1']:.3f} (random {matching['random']['image_to_word'][params.analysis_score]['p1']:.3f}); "
+        f"WS353 sim pretrained {similarity['pretrained']['ws353_similarity']['spearman']}, {analysed} "
+        f"{similarity[analysed]['ws353_similarity']['spearman']}; {shares['errors']:,} top-1 errors typed; "
         f"report {args.report}/index.html in {time.perf_counter() - started:.1f} s"
     )
 

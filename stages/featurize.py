@@ -17,7 +17,7 @@ def main() -> None:
     parser.add_argument("--images", default="data/mapping/images.csv", help="images table")
     parser.add_argument("--output", default="data/features/features.h5", help="HDF5 to write")
     parser.add_argument("--report", default="data/features/report.json", help="skipped images")
-    parser.add_argument("--metrics", default="metrics/features.json", help="metrics JSON")
+    parser.add_argument("--metrics", default="results/features.json", help="statistics JSON (counts, timing)")
     parser.add_argument("--params", default="params.yaml", help="params file")
     args = parser.parse_args()
 

@@ -14,7 +14,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml", help="params file (section 'corpus')")
     parser.add_argument("--text", default="data/corpus/text.txt", help="output corpus text")
-    parser.add_argument("--metrics", default="metrics/corpus.json", help="output metrics JSON")
+    parser.add_argument("--metrics", default="results/corpus.json", help="statistics JSON (tokens, words, sources)")
     args = parser.parse_args()
     params = load_section(CorpusParams, "corpus", args.params)
     start = time.perf_counter()

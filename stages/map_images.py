@@ -17,7 +17,7 @@ def main() -> None:
     parser.add_argument("--vectors", default="data/word2vec/vectors.kv", help="pretrained KeyedVectors (vocabulary)")
     parser.add_argument("--images-dir", default="data/images", help="where packaged images are extracted")
     parser.add_argument("--mapping-dir", default="data/mapping", help="images.csv, links.csv, unmapped.csv")
-    parser.add_argument("--metrics", default="metrics/mapping.json")
+    parser.add_argument("--metrics", default="results/mapping.json")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args()
 

@@ -15,7 +15,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", default="data/corpus/text.txt", help="cleaned corpus, in lines")
     parser.add_argument("--out", default="data/word2vec", help="directory for model and vectors.kv")
-    parser.add_argument("--metrics", default="metrics/pretrain.json")
+    parser.add_argument("--metrics", default="results/pretrain.json")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args()
 

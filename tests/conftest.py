@@ -24,13 +24,16 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, os.environ.get("PYT
 TINY_NOUNS = {"dog": "n02084071", "cat": "n02121620", "horse": "n02374451", "zebra": "n02391049",
               "apple": "n07739125", "strawberry": "n07745940", "car": "n02958343", "boat": "n02858304"}
 TINY_ANIMALS = ("dog", "cat", "horse", "zebra")
+TINY_MODELS = ("l2", "devise", "iesg")
 TINY_PARAMS = """\
 features: {encoder: resnet18, weights: none, batch_size: 16, num_workers: 0, threads: 2, seed: 0}
 train:
   seed: 0
+  models: [l2, devise, iesg]
+  l2: {}
   iesg: {epochs: 2, batch_size: 4}
   devise: {epochs: 2}
-evaluate: {n_examples: 4, top_examples: 5, thumbnail_px: 48}
+evaluate: {n_examples: 4, top_examples: 5, thumbnail_px: 48, bootstrap_resamples: 200, headline_spaces: [pretrained, iesg]}
 map_images: {}
 """
 
@@ -80,8 +83,9 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     root = tmp_path_factory.mktemp("tiny_run")
     _write_tiny_inputs(root)
-    for stage in ("featurize", "train", "evaluate"):
-        result = subprocess.run([sys.executable, str(Path(REPO) / "stages" / f"{stage}.py")], cwd=root,
+    commands = [["featurize"], *(["train", "--model", name] for name in TINY_MODELS), ["evaluate"]]
+    for stage, *options in commands:
+        result = subprocess.run([sys.executable, str(Path(REPO) / "stages" / f"{stage}.py"), *options], cwd=root,
                                 capture_output=True, text=True)
-        assert result.returncode == 0, f"{stage} failed on the tiny run:\n{result.stderr[-3000:]}"
+        assert result.returncode == 0, f"{stage} {' '.join(options)} failed on the tiny run:\n{result.stderr[-3000:]}"
     return root

@@ -1,7 +1,7 @@
-"""IESG, the L2-distance baseline and a DeViSE-style ranking baseline.
+"""IESG, the Image-Enhanced Skip-Gram model (Luo).
 
-Every model is a linear projection ``W_p`` that maps a frozen CNN feature ``f`` of an image to the
-word space, ``v = (f - center) @ W_p``. IESG (Luo) also keeps the word vectors learnable and trains
+A linear projection ``W_p`` maps a frozen CNN feature ``f`` of an image to the word space,
+``v = (f - center) @ W_p``. IESG also keeps the word vectors learnable and trains
 on corpus windows whose centre word ``w_i`` has images: for an image ``f_i`` of ``w_i``, a context
 word ``w_c`` of the window and sampled negatives ``w'_c`` it minimises, alternately,
 
@@ -15,10 +15,7 @@ so one step costs the same whatever the vocabulary size.
 
 from __future__ import annotations
 
-import io
-import zipfile
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -26,8 +23,11 @@ import torch
 from tqdm import tqdm
 
 from pipeline.errors import PipelineError
-
-Energy = Literal["dot", "cos"]
+from pipeline.models import l2
+from pipeline.models.base import (
+    EarlyStopping, Energy, EpochLog, GroundingData, Projection, Trained, TrainingInputs, prepare_features,
+    training_center, validation_p1,
+)
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,12 @@ class IESGParams:
         Subtract the mean training feature before projecting, so that the projected images have
         no shared component (with unnormalised energies, a shared direction can satisfy most
         hinges at once without telling images apart).
+    init_ridge : float
+        Ridge of the L2 solution that ``W_p`` starts from with ``init: l2`` (see ``L2Params.ridge``).
+    setting : {"tuned", "paper"}
+        ``tuned`` trains with the values above; ``paper`` with :data:`PAPER_IESG` (the paper's
+        objective as written), keeping only ``epochs``, ``patience``, ``sample`` and
+        ``max_triples_per_epoch`` from here.
     """
 
     lam: float = 5.0
@@ -96,6 +102,8 @@ class IESGParams:
     init_scale: float = 1.0
     normalize_features: bool = False
     center_features: bool = False
+    init_ridge: float = 1e-2
+    setting: Literal["tuned", "paper"] = "tuned"
 
     def validate(self) -> None:
         for name in ("negatives", "window", "batch_size", "epochs"):
@@ -104,11 +112,20 @@ class IESGParams:
         for name in ("lam", "lr", "init_scale"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"iesg.{name} must be > 0, got {getattr(self, name)}")
-        for name in ("margin", "weight_decay", "sample", "max_triples_per_epoch", "patience"):
+        for name in ("margin", "weight_decay", "sample", "max_triples_per_epoch", "patience", "init_ridge"):
             if getattr(self, name) < 0:
                 raise ValueError(f"iesg.{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"iesg.momentum must be in [0, 1), got {self.momentum}")
+
+    def effective(self) -> IESGParams:
+        """The parameters actually trained with, after applying ``setting``."""
+        if self.setting == "tuned":
+            return self
+        return replace(
+            PAPER_IESG, epochs=self.epochs, patience=self.patience, sample=self.sample,
+            max_triples_per_epoch=self.max_triples_per_epoch,
+        )
 
 
 PAPER_IESG = IESGParams(
@@ -117,171 +134,6 @@ PAPER_IESG = IESGParams(
     normalize_features=False, center_features=False,
 )
 """The paper's setting: everything it states, and the plainest reading of what it leaves open."""
-
-
-@dataclass(frozen=True)
-class L2Params:
-    """The L2 baseline (``train.l2``): ``W_p = argmin sum ||v - e_w||^2 + penalty ||W_p||^2``.
-
-    Word vectors are frozen; the least-squares solution is computed in closed form.
-
-    Parameters
-    ----------
-    ridge : float
-        The penalty as a share of the mean diagonal of the (link-weighted) Gram matrix ``F^T F``,
-        so that one value means the same for raw and for unit-normalised features.
-    normalize_features, center_features : bool
-        Prepare the features as :class:`IESGParams` does before regressing.
-    """
-
-    ridge: float = 1e-2
-    normalize_features: bool = False
-    center_features: bool = False
-
-    def validate(self) -> None:
-        if self.ridge < 0:
-            raise ValueError(f"l2.ridge must be >= 0, got {self.ridge}")
-
-
-@dataclass(frozen=True)
-class DeviseParams:
-    """DeViSE-style ranking baseline (``train.devise``; Frome et al. 2013).
-
-    ``W_p`` is trained with ``max(0, margin - t_w . v + t_w' . v)`` over training links, ``t`` the
-    unit-normalised frozen pretrained word vectors and ``w'`` mapped words not linked to the image.
-    """
-
-    margin: float = 0.1
-    negatives: int = 10
-    lr: float = 0.01
-    momentum: float = 0.9
-    batch_size: int = 16
-    epochs: int = 10
-
-    def validate(self) -> None:
-        for name in ("negatives", "batch_size", "epochs"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"devise.{name} must be >= 1, got {getattr(self, name)}")
-        if self.margin <= 0 or self.lr <= 0 or not 0 <= self.momentum < 1:
-            raise ValueError("devise needs margin > 0, lr > 0 and momentum in [0, 1)")
-
-
-@dataclass(frozen=True)
-class TrainParams:
-    """The ``train`` section: the three models and the seed they share.
-
-    ``setting: paper`` trains IESG with :data:`PAPER_IESG` (its epochs, patience and sampling
-    caps still from ``iesg``), whatever the other ``iesg`` values say.
-    """
-
-    seed: int = 0
-    setting: Literal["tuned", "paper"] = "tuned"
-    iesg: IESGParams = field(default_factory=IESGParams)
-    l2: L2Params = field(default_factory=L2Params)
-    devise: DeviseParams = field(default_factory=DeviseParams)
-
-    def effective_iesg(self) -> IESGParams:
-        """The IESG parameters actually used, after applying ``setting``."""
-        if self.setting == "tuned":
-            return self.iesg
-        return replace(
-            PAPER_IESG, epochs=self.iesg.epochs, patience=self.iesg.patience,
-            sample=self.iesg.sample, max_triples_per_epoch=self.iesg.max_triples_per_epoch,
-        )
-
-
-@dataclass
-class GroundingData:
-    """Images, their features and their links to vocabulary words, as index arrays.
-
-    Parameters
-    ----------
-    features : ndarray, shape (n_images, D), float32
-        One CNN feature per image.
-    split : ndarray of str, shape (n_images,)
-        ``train`` / ``val`` / ``test`` (or any other name) per image.
-    link_words, link_images : ndarray of int64
-        Parallel arrays: word ``link_words[k]`` (a vocabulary index) shows in image ``link_images[k]``.
-    """
-
-    features: np.ndarray
-    split: np.ndarray
-    link_words: np.ndarray
-    link_images: np.ndarray
-
-    def links_in(self, split: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(words, images)`` of the links whose image is in ``split``."""
-        keep = self.split[self.link_images] == split
-        return self.link_words[keep], self.link_images[keep]
-
-    def mapped_words(self) -> np.ndarray:
-        """Sorted vocabulary indices of every word with at least one link."""
-        return np.unique(self.link_words)
-
-
-@dataclass
-class Projection:
-    """A trained image-to-word-space map: ``v = (f - center) @ projection``."""
-
-    projection: np.ndarray
-    center: np.ndarray
-    normalize_features: bool = False
-
-    def project(self, features: np.ndarray) -> np.ndarray:
-        """Map CNN features (n, D) to word space (n, d)."""
-        return prepare_features(features, self.normalize_features, self.center) @ self.projection
-
-    def save(self, path: str | Path, words: str) -> None:
-        """Write the npz that the evaluate stage reads (``words``: which word vectors pair with it).
-
-        The same arrays give the same bytes: unlike ``np.savez``, no write time is stored.
-        """
-        arrays = {
-            "projection": self.projection.astype(np.float32), "center": self.center.astype(np.float32),
-            "normalize_features": np.array(self.normalize_features), "words": np.array(words),
-        }
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
-            for name, array in arrays.items():
-                buffer = io.BytesIO()
-                np.lib.format.write_array(buffer, array, allow_pickle=False)
-                archive.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buffer.getvalue())
-
-
-def prepare_features(features: np.ndarray, normalize: bool, center: np.ndarray) -> np.ndarray:
-    """Optionally unit-normalise features, then subtract ``center``."""
-    features = np.asarray(features, dtype=np.float32)
-    if normalize:
-        features = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
-    return features - center
-
-
-def training_center(data: GroundingData, normalize: bool, center: bool = True) -> np.ndarray:
-    """Mean (optionally unit-normalised) feature of the training images; zeros when not ``center``."""
-    zero = np.zeros(data.features.shape[1], dtype=np.float32)
-    if not center:
-        return zero
-    train = data.split == "train"
-    return prepare_features(data.features[train], normalize, zero).mean(0).astype(np.float32)
-
-
-def train_l2(data: GroundingData, word_vectors: np.ndarray, params: L2Params) -> Projection:
-    """Closed-form ridge regression of word vectors on (prepared) image features over training links.
-
-    Returns the :class:`Projection` minimising ``sum ||v - e_w||^2 + penalty ||W_p||^2`` with
-    ``v = prepare(f) @ W_p`` and ``penalty = ridge * trace(F^T F) / D`` (see :class:`L2Params`).
-    """
-    words, images = data.links_in("train")
-    if len(words) == 0:
-        raise PipelineError("links.csv: no link has a training image; check the map_images split")
-    dim = data.features.shape[1]
-    center = training_center(data, params.normalize_features, params.center_features)
-    features = prepare_features(data.features, params.normalize_features, center).astype(np.float64)
-    image_ids, counts = np.unique(images, return_counts=True)
-    gram = features[image_ids].T @ (features[image_ids] * counts[:, None])
-    penalty = params.ridge * np.trace(gram) / dim
-    target = features[images].T @ word_vectors[words].astype(np.float64)
-    projection = np.linalg.solve(gram + penalty * np.eye(dim), target)
-    return Projection(projection.astype(np.float32), center, params.normalize_features)
 
 
 def energy(a: torch.Tensor, b: torch.Tensor, kind: Energy) -> torch.Tensor:
@@ -331,38 +183,6 @@ class SparseMomentum:
         buffer = self.buffer[unique] * self.momentum + summed
         self.buffer[unique] = buffer
         self.matrix[unique] -= self.lr * buffer
-
-
-@dataclass
-class EpochLog:
-    """One epoch of training: mean loss, share of active hinges, validation P@1."""
-
-    model: str
-    epoch: int
-    loss: float
-    active_share: float
-    val_p1: float
-
-
-def validation_p1(projected: np.ndarray, word_vectors: np.ndarray, data: GroundingData,
-                  kind: Energy, split: str = "val") -> float:
-    """Share of ``split`` images whose top-ranked mapped word is one of their linked words.
-
-    Every mapped word is a candidate (a full ranking, stricter than the 100-candidate test).
-    """
-    words, images = data.links_in(split)
-    if len(words) == 0:
-        return float("nan")
-    candidates = data.mapped_words()
-    query_images = np.unique(images)
-    queries = projected[query_images]
-    targets = word_vectors[candidates]
-    if kind == "cos":
-        queries = queries / np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
-        targets = targets / np.maximum(np.linalg.norm(targets, axis=1, keepdims=True), 1e-12)
-    best = candidates[np.argmax(queries @ targets.T, axis=1)]
-    truth = set(zip(images.tolist(), words.tolist()))
-    return float(np.mean([(int(i), int(w)) in truth for i, w in zip(query_images, best)]))
 
 
 class CorpusWindows:
@@ -429,10 +249,10 @@ class CorpusWindows:
         }
 
 
-def train_iesg(
+def fit(
     data: GroundingData, tokens: np.ndarray, counts: np.ndarray, input_vectors: np.ndarray,
-    output_vectors: np.ndarray, params: IESGParams, seed: int, l2_ridge: float = L2Params.ridge,
-) -> tuple[Projection, np.ndarray, list[EpochLog]]:
+    output_vectors: np.ndarray, params: IESGParams, seed: int,
+) -> Trained:
     """Train IESG by alternating the word hinge and the image hinge on every batch.
 
     Parameters
@@ -445,18 +265,17 @@ def train_iesg(
         Pretrained word2vec input vectors (``e_i``, learnable) and output vectors (used as
         ``e_c`` when ``params.context_vectors == "output"``).
     params : IESGParams
-        Hyper-parameters.
+        Hyper-parameters, used as given (``setting`` is applied by :func:`train`). With ``init: l2``
+        ``W_p`` starts from the L2 solution on IESG's own feature preparation (normalised / centred
+        as ``params`` say), the best linear regression in the space IESG trains in.
     seed : int
         Seeds initialisation and sampling.
-    l2_ridge : float
-        Ridge of the L2 solution that ``W_p`` starts from when ``params.init == "l2"``; that solution
-        is fitted on IESG's own feature preparation (normalised / centred as ``params`` say), so the
-        start is the best linear regression in the space IESG trains in.
 
     Returns
     -------
-    (Projection, ndarray, list of EpochLog)
-        The projection, the updated input word vectors (V, d) and the per-epoch log.
+    Trained
+        The projection, the updated input word vectors (V, d) when ``update_words`` (else None,
+        and the projection pairs with the pretrained vectors), the per-epoch log and the kept epoch.
     """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -469,8 +288,9 @@ def train_iesg(
     center = training_center(data, params.normalize_features, params.center_features)
     features = torch.from_numpy(prepare_features(data.features, params.normalize_features, center))
     if params.init == "l2":
-        l2 = train_l2(data, input_vectors, L2Params(l2_ridge, params.normalize_features, params.center_features))
-        start = torch.from_numpy(l2.projection.copy())
+        solution = l2.fit(data, input_vectors,
+                          l2.L2Params(params.init_ridge, params.normalize_features, params.center_features))
+        start = torch.from_numpy(solution.projection.copy())
     else:
         start = torch.randn(dim_in, dim_out) * params.init_scale / np.sqrt(dim_in)
     projection = start.clone().requires_grad_(True)
@@ -483,8 +303,7 @@ def train_iesg(
     update_ctx = update_in if words_ctx is words_in else SparseMomentum(words_ctx, params.lr, params.momentum)
 
     logs: list[EpochLog] = []
-    best: tuple[float, np.ndarray, np.ndarray] | None = None
-    stale = 0
+    keep = EarlyStopping(params.patience)
     for epoch in range(1, params.epochs + 1):
         triples = {k: torch.from_numpy(v) for k, v in windows.draw(rng, params).items()}
         n = len(triples["centre"])
@@ -521,61 +340,19 @@ def train_iesg(
             vectors = words_in.numpy().copy()
         val_p1 = validation_p1(features.numpy() @ current, vectors, data, params.energy)
         logs.append(EpochLog("iesg", epoch, total_loss / max(n, 1), active / max(hinges, 1), val_p1))
-        if params.patience:
-            if best is None or val_p1 > best[0]:
-                best, stale = (val_p1, current, vectors), 0
-            else:
-                stale += 1
-                if stale >= params.patience:
-                    break
-    if params.patience and best is not None:
-        _, current, vectors = best
-    return Projection(current, center, params.normalize_features), vectors, logs
+        if keep.update(epoch, val_p1, (current, vectors)):
+            break
+    current, vectors = keep.best_state
+    words = "own" if params.update_words else "pretrained"
+    return Trained(Projection(current, center, params.normalize_features, words),
+                   vectors if params.update_words else None, logs, kept_epoch=keep.best_epoch,
+                   summary={"final_active_share": round(logs[-1].active_share, 4)})
 
 
-def train_devise(data: GroundingData, word_vectors: np.ndarray, params: DeviseParams,
-                 seed: int) -> tuple[Projection, list[EpochLog]]:
-    """Train a DeViSE-style ranking projection on the training links (word vectors frozen).
-
-    Returns the projection and the per-epoch log (validation P@1 by dot product with the
-    unit-normalised word vectors, which is how DeViSE ranks).
-    """
-    rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    words, images = data.links_in("train")
-    if len(words) == 0:
-        raise PipelineError("links.csv: no link has a training image; check the map_images split")
-    mapped = data.mapped_words()
-    unit_words = word_vectors / np.maximum(np.linalg.norm(word_vectors, axis=1, keepdims=True), 1e-12)
-    targets = torch.from_numpy(unit_words.astype(np.float32))
-    linked = set(zip(images.tolist(), words.tolist()))
-    dim_in = data.features.shape[1]
-    center = np.zeros(dim_in, dtype=np.float32)
-    features = torch.from_numpy(data.features.astype(np.float32))
-    projection = (torch.randn(dim_in, word_vectors.shape[1]) / np.sqrt(dim_in)).requires_grad_(True)
-    optimiser = torch.optim.SGD([projection], lr=params.lr, momentum=params.momentum)
-    logs = []
-    for epoch in range(1, params.epochs + 1):
-        order = rng.permutation(len(words))
-        negatives = mapped[rng.integers(0, len(mapped), (len(order), params.negatives))]
-        clash = np.array([[(images[o], w) in linked for w in row] for o, row in zip(order, negatives)])
-        total, active, hinges = 0.0, 0, 0
-        for start in tqdm(range(0, len(order), params.batch_size), desc=f"devise epoch {epoch}",
-                          unit="batch", mininterval=1):
-            rows = order[start:start + params.batch_size]
-            v = features[images[rows]] @ projection
-            positive = (v * targets[words[rows]]).sum(1, keepdim=True)
-            negative = torch.einsum("nd,nkd->nk", v, targets[negatives[start:start + params.batch_size]])
-            raw = params.margin - positive + negative
-            raw = raw.masked_fill(torch.from_numpy(clash[start:start + params.batch_size]), -1.0)
-            loss = raw.clamp(min=0).sum(1)
-            optimiser.zero_grad()
-            loss.mean().backward()
-            optimiser.step()
-            total += float(loss.detach().sum())
-            active += int((raw > 0).sum())
-            hinges += raw.numel()
-        current = projection.detach().numpy().copy()
-        logs.append(EpochLog("devise", epoch, total / len(order), active / max(hinges, 1),
-                             validation_p1(features.numpy() @ current, unit_words, data, "dot")))
-    return Projection(current, center), logs
+def train(inputs: TrainingInputs, params: IESGParams, seed: int) -> Trained:
+    """The registry's entry: :func:`fit` with ``setting`` applied."""
+    effective = params.effective()
+    trained = fit(inputs.data, inputs.tokens, inputs.counts, inputs.vectors.vectors, inputs.output_vectors,
+                  effective, seed)
+    trained.summary["setting"] = params.setting
+    return trained

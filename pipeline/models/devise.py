@@ -1,0 +1,94 @@
+"""A DeViSE-style ranking baseline (Frome et al. 2013).
+
+``W_p`` is trained with ``max(0, margin - t_w . v + t_w' . v)`` over the training links, ``t`` the
+unit-normalised frozen pretrained word vectors and ``w'`` mapped words not linked to the image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from pipeline.models.base import EarlyStopping, EpochLog, Projection, Trained, TrainingInputs, unit_rows, validation_p1
+
+
+@dataclass(frozen=True)
+class DeviseParams:
+    """The DeViSE baseline (``train.devise``).
+
+    Parameters
+    ----------
+    margin : float
+        Hinge margin (Frome et al.: 0.1).
+    negatives : int
+        Mapped words drawn per training link (those linked to the image are masked out).
+    lr, momentum, batch_size : float, float, int
+        Momentum SGD on ``W_p``.
+    epochs : int
+        Passes over the training links; the last epoch is kept.
+    """
+
+    margin: float = 0.1
+    negatives: int = 10
+    lr: float = 0.01
+    momentum: float = 0.9
+    batch_size: int = 16
+    epochs: int = 10
+
+    def validate(self) -> None:
+        for name in ("negatives", "batch_size", "epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"devise.{name} must be >= 1, got {getattr(self, name)}")
+        if self.margin <= 0 or self.lr <= 0 or not 0 <= self.momentum < 1:
+            raise ValueError("devise needs margin > 0, lr > 0 and momentum in [0, 1)")
+
+
+def train(inputs: TrainingInputs, params: DeviseParams, seed: int) -> Trained:
+    """Train the ranking projection on the training links (word vectors frozen, raw features).
+
+    The per-epoch validation P@1 ranks by dot product with the unit-normalised word vectors, as
+    DeViSE does.
+    """
+    data = inputs.data
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    words, images = data.training_links()
+    mapped = data.mapped_words()
+    unit_words = unit_rows(inputs.vectors.vectors)
+    targets = torch.from_numpy(unit_words.astype(np.float32))
+    linked = set(zip(images.tolist(), words.tolist()))
+    dim_in = data.features.shape[1]
+    center = np.zeros(dim_in, dtype=np.float32)
+    features = torch.from_numpy(data.features.astype(np.float32))
+    projection = (torch.randn(dim_in, unit_words.shape[1]) / np.sqrt(dim_in)).requires_grad_(True)
+    optimiser = torch.optim.SGD([projection], lr=params.lr, momentum=params.momentum)
+    logs = []
+    keep = EarlyStopping(0)
+    for epoch in range(1, params.epochs + 1):
+        order = rng.permutation(len(words))
+        negatives = mapped[rng.integers(0, len(mapped), (len(order), params.negatives))]
+        clash = np.array([[(images[o], w) in linked for w in row] for o, row in zip(order, negatives)])
+        total, active, hinges = 0.0, 0, 0
+        for start in tqdm(range(0, len(order), params.batch_size), desc=f"devise epoch {epoch}",
+                          unit="batch", mininterval=1):
+            rows = order[start:start + params.batch_size]
+            v = features[images[rows]] @ projection
+            positive = (v * targets[words[rows]]).sum(1, keepdim=True)
+            negative = torch.einsum("nd,nkd->nk", v, targets[negatives[start:start + params.batch_size]])
+            raw = params.margin - positive + negative
+            raw = raw.masked_fill(torch.from_numpy(clash[start:start + params.batch_size]), -1.0)
+            loss = raw.clamp(min=0).sum(1)
+            optimiser.zero_grad()
+            loss.mean().backward()
+            optimiser.step()
+            total += float(loss.detach().sum())
+            active += int((raw > 0).sum())
+            hinges += raw.numel()
+        current = projection.detach().numpy().copy()
+        val = validation_p1(features.numpy() @ current, unit_words, data, "dot")
+        logs.append(EpochLog("devise", epoch, total / len(order), active / max(hinges, 1), val))
+        keep.update(epoch, val, current)
+    return Trained(Projection(keep.best_state, center), None, logs, kept_epoch=keep.best_epoch)
