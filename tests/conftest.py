@@ -13,11 +13,31 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from gensim.models import Word2Vec
+from gensim.models import KeyedVectors, Word2Vec
 from PIL import Image
 
 REPO = str(Path(__file__).resolve().parents[1])
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
+
+def load_model_file(models: Path, name: str) -> tuple[np.ndarray, np.ndarray, bool, str]:
+    """A model file of the train stage: ``projection``, ``center``, ``normalize_features`` and the word vectors
+    it pairs with (``pretrained`` or ``iesg``)."""
+    with np.load(models / f"{name}.npz", allow_pickle=False) as saved:
+        return (saved["projection"], saved["center"], bool(saved.get("normalize_features", False)),
+                str(saved["words"]))
+
+
+def load_grounded_vectors(models: Path) -> KeyedVectors:
+    """The IESG word vectors the train stage wrote."""
+    return KeyedVectors.load(str(models / "iesg_vectors.kv"))
+
+
+def project(features: np.ndarray, projection: np.ndarray, center: np.ndarray, normalize: bool) -> np.ndarray:
+    """What a model file maps image features to: optionally unit-normalised, minus ``center``, times ``projection``."""
+    if normalize:
+        features = features / np.linalg.norm(features, axis=1, keepdims=True)
+    return (features - center) @ projection
+
 
 # Words of the tiny run and the WordNet 3.0 synset (wnid) of their images; "animal" is also
 # linked to the images of the four animals, as map_images links a hypernym.
@@ -28,7 +48,7 @@ TINY_PARAMS = """\
 features: {encoder: resnet18, weights: none, batch_size: 16, num_workers: 0, threads: 2, seed: 0}
 train:
   seed: 0
-  iesg: {epochs: 2, batch_size: 4}
+  iesg: {epochs: 2, batch_size: 4, lam: 1.0, context_vectors: output, lr: 0.05, init: l2, normalize_features: true, center_features: true}
   devise: {epochs: 2}
 evaluate: {n_examples: 4, top_examples: 5, thumbnail_px: 48}
 map_images: {}

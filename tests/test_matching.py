@@ -15,6 +15,7 @@ import pytest
 from gensim.models import KeyedVectors
 from PIL import Image
 
+from conftest import load_model_file, project
 from pipeline.errors import PipelineError
 from pipeline.matching import (
     CandidateSets, Model, build_data, candidate_scores, draw_candidates, evaluate_matching,
@@ -292,12 +293,6 @@ def test_a_model_of_the_wrong_shape_is_refused_naming_the_file(tmp_path):
         read_model(path, "l2", 5, {"iesg": 3})
 
 
-def load_model_file(models: Path, name: str) -> tuple[np.ndarray, np.ndarray, str]:
-    """``projection``, ``center`` and the word side of a model file the evaluate stage reads."""
-    with np.load(models / f"{name}.npz", allow_pickle=False) as saved:
-        return saved["projection"], saved["center"], str(saved["words"])
-
-
 def matching_recomputed(paths: dict[str, Path], name: str, candidates: int, seed: int, ks: list[int]) -> dict:
     """P@k of one model by plain numpy from the stage inputs, scored against the model's own word vectors."""
     vectors = {"pretrained": KeyedVectors.load(str(paths["vectors"])), "iesg": KeyedVectors.load(str(paths["iesg_vectors"]))}
@@ -306,8 +301,8 @@ def matching_recomputed(paths: dict[str, Path], name: str, candidates: int, seed
     data = build_data(pd.read_csv(paths["images"], dtype=str), pd.read_csv(paths["links"], dtype=str), ids, features,
                       vectors["pretrained"])
     sets = draw_candidates(data, candidates, seed)
-    projection, center, side = load_model_file(paths["models"], name)
-    embedded = {"image": (data.features - center) @ projection, "word": vectors[side][data.words]}
+    projection, center, normalize, side = load_model_file(paths["models"], name)
+    embedded = {"image": project(data.features, projection, center, normalize), "word": vectors[side][data.words]}
     result = {}
     for direction, (query_side, item_side) in {"image_to_word": ("image", "word"), "word_to_image": ("word", "image")}.items():
         for score in ("dot", "cos"):

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from gensim.models import KeyedVectors, Word2Vec
 
+from conftest import load_grounded_vectors, load_model_file
 from pipeline.dataset import load_training_inputs
 from pipeline.model import Projection, TrainParams, train_devise, train_iesg, train_l2, validation_p1
 from pipeline.params import load_section
@@ -62,18 +63,6 @@ def run_train(root: Path) -> subprocess.CompletedProcess:
     )
 
 
-def load_model_file(models: Path, name: str) -> tuple[Projection, str]:
-    """A model file the train stage wrote, and the word vectors it pairs with (``pretrained`` or ``iesg``)."""
-    with np.load(models / f"{name}.npz", allow_pickle=False) as saved:
-        projection = Projection(saved["projection"], saved["center"], bool(saved["normalize_features"]))
-        return projection, str(saved["words"])
-
-
-def load_grounded_vectors(models: Path) -> KeyedVectors:
-    """The IESG word vectors the train stage wrote."""
-    return KeyedVectors.load(str(models / "iesg_vectors.kv"))
-
-
 def training_inputs(root: Path):
     return load_training_inputs(root / "text.txt", root / "w2v", root / "images.csv", root / "links.csv",
                                 root / "features.h5")
@@ -93,7 +82,10 @@ def test_saved_models_are_the_trained_ones_and_reproduce_the_metrics(stage_input
     np.testing.assert_allclose(grounded.vectors, iesg_words, rtol=1e-5, atol=1e-6)
     assert not np.allclose(grounded.vectors, pretrained, atol=1e-3)
 
-    saved = {name: load_model_file(models, name) for name in expected}
+    saved = {}
+    for name in expected:
+        projection, center, normalize, paired_with = load_model_file(models, name)
+        saved[name] = (Projection(projection, center, normalize), paired_with)
     for name, (projection, _) in saved.items():
         np.testing.assert_allclose(projection.projection, expected[name].projection, rtol=1e-5, atol=1e-6, err_msg=name)
         np.testing.assert_allclose(projection.center, expected[name].center, rtol=1e-5, atol=1e-6, err_msg=name)
@@ -118,8 +110,8 @@ def test_train_writes_models_grounded_vectors_log_and_metrics(stage_inputs):
     assert grounded.index_to_key == pretrained.index_to_key
     assert grounded.get_vecattr("noun0", "count") == pretrained.get_vecattr("noun0", "count")
     for name, words in (("l2", "pretrained"), ("devise", "pretrained"), ("iesg", "iesg")):
-        projection, paired_with = load_model_file(stage_inputs / "models", name)
-        assert projection.projection.shape == (12, 8)
+        projection, _, _, paired_with = load_model_file(stage_inputs / "models", name)
+        assert projection.shape == (12, 8)
         assert paired_with == words
     log = pd.read_csv(stage_inputs / "train.csv")
     assert list(log.columns) == ["model", "epoch", "loss", "active_share", "val_p1"]
