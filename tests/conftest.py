@@ -13,11 +13,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from gensim.models import Word2Vec
+from gensim.models import KeyedVectors, Word2Vec
 from PIL import Image
 
 REPO = str(Path(__file__).resolve().parents[1])
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
+
+def load_model_file(models: Path, name: str) -> tuple[np.ndarray, np.ndarray, bool, str]:
+    """A model file of the train stage: ``projection``, ``center``, ``normalize_features`` and the word vectors
+    it pairs with (``pretrained``, or ``own``: the vectors.kv beside it)."""
+    with np.load(models / name / "model.npz", allow_pickle=False) as saved:
+        return saved["projection"], saved["center"], bool(saved["normalize_features"]), str(saved["words"])
+
+
+def load_grounded_vectors(models: Path, name: str = "iesg") -> KeyedVectors:
+    """The word vectors model ``name`` learnt, as its train stage wrote them."""
+    return KeyedVectors.load(str(models / name / "vectors.kv"))
+
+
+def project(features: np.ndarray, projection: np.ndarray, center: np.ndarray, normalize: bool) -> np.ndarray:
+    """What a model file maps image features to: optionally unit-normalised, minus ``center``, times ``projection``."""
+    if normalize:
+        features = features / np.linalg.norm(features, axis=1, keepdims=True)
+    return (features - center) @ projection
+
 
 # Words of the tiny run and the WordNet 3.0 synset (wnid) of their images; "animal" is also
 # linked to the images of the four animals, as map_images links a hypernym.
@@ -31,7 +50,7 @@ train:
   seed: 0
   models: [l2, devise, iesg]
   l2: {}
-  iesg: {epochs: 2, batch_size: 4}
+  iesg: {epochs: 2, batch_size: 4, lam: 1.0, context_vectors: output, lr: 0.05, init: l2, normalize_features: true, center_features: true}
   devise: {epochs: 2}
 evaluate: {n_examples: 4, top_examples: 5, thumbnail_px: 48, bootstrap_resamples: 200, headline_spaces: [pretrained, iesg]}
 map_images: {}

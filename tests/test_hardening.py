@@ -396,8 +396,9 @@ def test_bad_input_fails_with_one_error_line_and_keeps_previous_outputs(stage, c
         assert left == ([] if case == "download_bad_checksum" else ["tiny-imagenet-200.zip"]), left
 
 
-def test_bad_input_cases_cover_every_stage():
-    assert set(CASES) == set(OUTPUTS)
+def test_bad_input_cases_cover_every_stage_of_the_pipeline():
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    assert set(CASES) == set(OUTPUTS) == set(stages)
 
 
 # --------------------------------------------------------------------------- params, in process

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,6 +13,12 @@ from pipeline.model import (
     CorpusWindows, DeviseParams, GroundingData, IESGParams, L2Params, Projection, SparseMomentum,
     TrainParams, hinge_loss, train_devise, train_iesg, train_l2, validation_p1,
 )
+
+# One epoch of a few batches with plain SGD steps, so that a hand-run can follow it exactly.
+HAND_RUN = IESGParams(lam=2.0, margin=1.0, negatives=3, energy="dot", context_vectors="output", update_words=True,
+                      window=2, sample=0, max_triples_per_epoch=64, lr=0.05, momentum=0.0, batch_size=16,
+                      weight_decay=0.01, epochs=1, patience=0, init="l2", normalize_features=True,
+                      center_features=True)
 
 
 def test_hinge_loss_matches_hand_computed_values():
@@ -33,20 +40,6 @@ def test_cosine_energy_ignores_scale():
     # cos(a, p) = 1, cos(a, n) = 0 -> max(0, 1 - 5 + 0) = 0; scaled inputs give the same.
     scaled, _ = hinge_loss(anchor * 10, positive, negatives, lam=5.0, margin=1.0, kind="cos")
     assert float(loss) == float(scaled) == 0.0
-
-
-def test_one_sgd_step_lowers_the_image_hinge():
-    torch.manual_seed(0)
-    features = torch.randn(16, 8)
-    projection = torch.zeros(8, 4, requires_grad=True)
-    positive, negatives = torch.randn(16, 4), torch.randn(16, 3, 4)
-    optimiser = torch.optim.SGD([projection], lr=0.01, momentum=0.9)
-    before, _ = hinge_loss(features @ projection, positive, negatives, 5.0, 1.0, "dot")
-    optimiser.zero_grad()
-    before.mean().backward()
-    optimiser.step()
-    after, _ = hinge_loss(features @ projection, positive, negatives, 5.0, 1.0, "dot")
-    assert after.mean() < before.mean()
 
 
 def test_sparse_momentum_moves_only_touched_rows_and_sums_duplicates():
@@ -194,3 +187,122 @@ def test_paper_setting_overrides_the_tuned_values():
     params = TrainParams(setting="paper", iesg=IESGParams(energy="cos", lam=1.0, epochs=7))
     effective = params.effective_iesg()
     assert (effective.energy, effective.lam, effective.epochs) == ("dot", 5.0, 7)
+
+
+def dot_hinge_gradients(anchor: np.ndarray, candidates: np.ndarray, lam: float, margin: float):
+    """Gradients of mean_rows(mean_k max(0, m - lam a.p + a.n_k)) with respect to the anchors (n, d) and to the
+    candidates (n, 1 + k, d): column 0 the positive, the others the negatives."""
+    positive, negatives = candidates[:, 0], candidates[:, 1:]
+    raw = margin - lam * (anchor * positive).sum(1, keepdims=True) + np.einsum("nd,nkd->nk", anchor, negatives)
+    active = (raw > 0).astype(np.float64) / raw.size
+    grad_anchor = np.einsum("nk,nkd->nd", active, negatives) - lam * active.sum(1, keepdims=True) * positive
+    grad_candidates = np.empty_like(candidates)
+    grad_candidates[:, 0] = -lam * active.sum(1, keepdims=True) * anchor
+    grad_candidates[:, 1:] = active[:, :, None] * anchor[:, None, :]
+    return grad_anchor, grad_candidates
+
+
+def iesg_by_hand(data, tokens, counts, input_vectors, output_vectors, params: IESGParams, seed: int):
+    """IESG in plain numpy for momentum 0 and the dot energy: per batch, a step on the word hinge (centre and
+    context vectors), then a step on the image hinge (projection and context vectors)."""
+    assert params.momentum == 0 and params.energy == "dot" and params.init == "l2" and params.patience == 0
+    features = data.features.astype(np.float64)
+    if params.normalize_features:
+        features = features / np.linalg.norm(features, axis=1, keepdims=True)
+    if params.center_features:
+        features = features - features[data.split == "train"].mean(0)
+    start = train_l2(data, input_vectors, L2Params(L2Params.ridge, params.normalize_features, params.center_features))
+    projection = start.projection.astype(np.float64)
+    words = input_vectors.astype(np.float64)
+    contexts = words if params.context_vectors == "input" else output_vectors.astype(np.float64)
+    rng = np.random.default_rng(seed)
+    for _ in range(params.epochs):
+        triples = CorpusWindows(tokens, counts, data).draw(rng, params)
+        for first in range(0, len(triples["centre"]), params.batch_size):
+            batch = {name: values[first:first + params.batch_size] for name, values in triples.items()}
+            rows = np.column_stack([batch["context"], batch["negatives"]])
+            if params.update_words:
+                grad_centre, grad_rows = dot_hinge_gradients(words[batch["centre"]], contexts[rows],
+                                                             params.lam, params.margin)
+                np.subtract.at(words, batch["centre"], params.lr * grad_centre)
+                np.subtract.at(contexts, rows.ravel(), params.lr * grad_rows.reshape(-1, words.shape[1]))
+            image_features = features[batch["image"]]
+            grad_images, grad_rows = dot_hinge_gradients(image_features @ projection, contexts[rows],
+                                                         params.lam, params.margin)
+            projection -= params.lr * (image_features.T @ grad_images + params.weight_decay * projection)
+            if params.update_words:
+                np.subtract.at(contexts, rows.ravel(), params.lr * grad_rows.reshape(-1, words.shape[1]))
+    return start.projection, projection, words
+
+
+@pytest.mark.parametrize("context_vectors", ["input", "output"])
+def test_iesg_follows_a_hand_run_of_its_two_hinges(context_vectors):
+    data, tokens, counts, vectors = toy_world()
+    output_vectors = np.random.default_rng(5).normal(size=vectors.shape).astype(np.float32)
+    params = replace(HAND_RUN, context_vectors=context_vectors)
+    projection, words, _ = train_iesg(data, tokens, counts, vectors, output_vectors, params, seed=0)
+    start, expected_projection, expected_words = iesg_by_hand(data, tokens, counts, vectors, output_vectors,
+                                                              params, seed=0)
+    assert not np.allclose(expected_projection, start, atol=1e-3)  # the hand-run moved: the comparison means something
+    assert not np.allclose(expected_words, vectors, atol=1e-3)
+    np.testing.assert_allclose(projection.projection, expected_projection, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(words, expected_words, rtol=1e-4, atol=1e-5)
+    # The saved projection prepares features as it was trained: unit norm, minus the training mean.
+    unit = data.features / np.linalg.norm(data.features, axis=1, keepdims=True)
+    np.testing.assert_allclose(projection.project(data.features),
+                               (unit - unit[data.split == "train"].mean(0)) @ expected_projection, rtol=1e-4, atol=1e-5)
+
+
+def test_context_vectors_output_trains_against_the_output_vectors():
+    data, tokens, counts, vectors = toy_world()
+    output_vectors = np.random.default_rng(5).normal(size=vectors.shape).astype(np.float32)
+    runs = {side: train_iesg(data, tokens, counts, vectors, output_vectors,
+                             replace(HAND_RUN, context_vectors=side), seed=0) for side in ("input", "output")}
+    assert not np.allclose(runs["input"][0].projection, runs["output"][0].projection, atol=1e-3)
+    assert not np.allclose(runs["input"][1], runs["output"][1], atol=1e-3)
+
+
+def test_frozen_words_come_back_unchanged_while_the_projection_trains():
+    data, tokens, counts, vectors = toy_world()
+    params = replace(HAND_RUN, update_words=False, momentum=0.9, max_triples_per_epoch=200)
+    projection, words, _ = train_iesg(data, tokens, counts, vectors, vectors, params, seed=0)
+    assert np.array_equal(words, vectors)
+    start = train_l2(data, vectors, L2Params(L2Params.ridge, True, True))
+    assert not np.allclose(projection.projection, start.projection, atol=1e-3)
+    _, learned, _ = train_iesg(data, tokens, counts, vectors, vectors, replace(params, update_words=True), seed=0)
+    assert not np.allclose(learned, vectors, atol=1e-3)
+
+
+def test_weight_decay_shrinks_the_projection():
+    data, tokens, counts, vectors = toy_world()
+    params = replace(HAND_RUN, momentum=0.9, max_triples_per_epoch=400, weight_decay=0.0)
+    norms = [np.linalg.norm(train_iesg(data, tokens, counts, vectors, vectors, replace(params, weight_decay=decay),
+                                       seed=0)[0].projection) for decay in (0.0, 0.1)]
+    assert norms[1] < 0.9 * norms[0]
+
+
+def test_normalized_features_make_iesg_blind_to_each_image_feature_scale():
+    data, tokens, counts, vectors = toy_world()
+    scales = np.random.default_rng(2).uniform(0.2, 5.0, size=(len(data.features), 1)).astype(np.float32)
+    rescaled = GroundingData(data.features * scales, data.split, data.link_words, data.link_images)
+    params = replace(HAND_RUN, momentum=0.9, max_triples_per_epoch=200)
+    for normalize in (True, False):
+        first = train_iesg(data, tokens, counts, vectors, vectors, replace(params, normalize_features=normalize), 0)
+        second = train_iesg(rescaled, tokens, counts, vectors, vectors,
+                            replace(params, normalize_features=normalize), 0)
+        same = np.allclose(first[0].projection, second[0].projection, rtol=1e-4, atol=1e-5) and np.allclose(
+            first[1], second[1], rtol=1e-4, atol=1e-5)
+        assert same == normalize
+
+
+def test_devise_never_hinges_a_negative_that_is_linked_to_the_image():
+    # Every mapped word is linked to every image: each sampled negative is a linked word, so no hinge counts.
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(6, 5)).astype(np.float32)
+    words, images = np.meshgrid(np.arange(3), np.arange(6))
+    data = GroundingData(features, np.array(["train"] * 4 + ["val", "test"]), words.ravel(), images.ravel())
+    vectors = rng.normal(size=(3, 4)).astype(np.float32)
+    short, log = train_devise(data, vectors, DeviseParams(epochs=1, negatives=4), seed=0)
+    longer, log = train_devise(data, vectors, DeviseParams(epochs=3, negatives=4), seed=0)
+    assert [(entry.loss, entry.active_share) for entry in log] == [(0.0, 0.0)] * 3
+    assert np.array_equal(short.projection, longer.projection)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from gensim.models import KeyedVectors
 
-from pipeline.similarity import PAIR_BENCHMARKS, PairBenchmark, score_pairs
+from pipeline.similarity import ANALOGY_FILE, PAIR_BENCHMARKS, PairBenchmark, score_analogies, score_pairs
 
 
 def unit(angle_degrees: float) -> list[float]:
@@ -37,10 +37,10 @@ def test_spearman_matches_a_hand_computed_value(tmp_path, vectors):
 
 def test_out_of_vocabulary_pairs_are_counted_not_hidden(tmp_path, vectors):
     toy = tmp_path / "toy.txt"
-    toy.write_text("a b 3\na c 2\na zebra 1\nyak a 4\n")
+    # Known pairs: cosine ranks a-b 1, a-c 2, a-d 3; human ranks 2, 1, 3 -> sum d^2 = 2, rho = 1 - 12 / 24 = 0.5.
+    toy.write_text("a b 3\na c 4\na zebra 1\na d 1\nyak a 4\n")
     result = score_pairs(vectors, PairBenchmark("toy", toy, delimiter=" "))
-    assert result["pairs"] == 4 and result["oov_pairs"] == 2
-    assert result["spearman"] == pytest.approx(1.0)
+    assert result == {"spearman": 0.5, "pairs": 5, "oov_pairs": 2}
 
 
 def test_too_few_known_pairs_gives_no_score(tmp_path, vectors):
@@ -54,3 +54,29 @@ def test_carried_benchmarks_have_their_documented_sizes():
     assert sizes["ws353_similarity"] == 203
     assert sizes["ws353_relatedness"] == 252
     assert sizes["men"] == 3000
+
+
+CAPITALS = {"athens": "greece", "baghdad": "iraq", "bangkok": "thailand", "beijing": "china", "berlin": "germany"}
+
+
+def analogy_questions_among(words: set[str]) -> tuple[int, int]:
+    """Questions in the analogy file, and those made only of ``words``."""
+    lines = [line.lower().split() for line in open(ANALOGY_FILE) if line.strip() and not line.startswith(":")]
+    return len(lines), sum(set(line) <= words for line in lines)
+
+
+def capital_vectors(capitals: np.ndarray, countries: np.ndarray) -> KeyedVectors:
+    kv = KeyedVectors(capitals.shape[1])
+    kv.add_vectors([*CAPITALS, *CAPITALS.values()], np.concatenate([capitals, countries]))
+    return kv
+
+
+def test_analogies_are_solved_when_every_country_is_its_capital_plus_one_offset():
+    rng = np.random.default_rng(0)
+    capitals = rng.normal(size=(len(CAPITALS), 32))
+    offset = 3 * rng.normal(size=32)
+    total, asked = analogy_questions_among({*CAPITALS, *CAPITALS.values()})
+    solved = score_analogies(capital_vectors(capitals, capitals + offset), restrict_vocab=100)
+    assert asked > 0 and solved == {"accuracy": 1.0, "questions": total, "oov_questions": total - asked}
+    unrelated = score_analogies(capital_vectors(capitals, rng.normal(size=capitals.shape)), restrict_vocab=100)
+    assert unrelated["accuracy"] < 0.5

@@ -14,6 +14,11 @@ import pandas as pd
 import pytest
 from gensim.models import KeyedVectors, Word2Vec
 
+from conftest import load_grounded_vectors, load_model_file
+from pipeline.dataset import load_training_inputs
+from pipeline.model import Projection, TrainParams, train_devise, train_iesg, train_l2, validation_p1
+from pipeline.params import load_section
+
 REPO = Path(__file__).resolve().parents[1]
 NOUNS = [f"noun{i}" for i in range(8)]
 
@@ -58,18 +63,56 @@ def run_train(root: Path) -> subprocess.CompletedProcess:
     )
 
 
+def training_inputs(root: Path):
+    return load_training_inputs(root / "text.txt", root / "w2v", root / "images.csv", root / "links.csv",
+                                root / "features.h5")
+
+
+def test_saved_models_are_the_trained_ones_and_reproduce_the_metrics(stage_inputs):
+    assert run_train(stage_inputs).returncode == 0
+    inputs = training_inputs(stage_inputs)
+    params = load_section(TrainParams, "train", stage_inputs / "params.yaml")
+    pretrained, data = inputs.vectors.vectors, inputs.data
+    iesg, iesg_words, _ = train_iesg(data, inputs.tokens, inputs.counts, pretrained, inputs.output_vectors,
+                                     params.effective_iesg(), params.seed, l2_ridge=params.l2.ridge)
+    expected = {"l2": train_l2(data, pretrained, params.l2), "iesg": iesg,
+                "devise": train_devise(data, pretrained, params.devise, params.seed)[0]}
+    models = stage_inputs / "models"
+    grounded = load_grounded_vectors(models)
+    np.testing.assert_allclose(grounded.vectors, iesg_words, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(grounded.vectors, pretrained, atol=1e-3)
+
+    saved = {}
+    for name in expected:
+        projection, center, normalize, paired_with = load_model_file(models, name)
+        saved[name] = (Projection(projection, center, normalize), paired_with)
+    for name, (projection, _) in saved.items():
+        np.testing.assert_allclose(projection.projection, expected[name].projection, rtol=1e-5, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(projection.center, expected[name].center, rtol=1e-5, atol=1e-6, err_msg=name)
+        assert projection.normalize_features == expected[name].normalize_features, name
+    assert not np.allclose(saved["iesg"][0].projection, saved["l2"][0].projection, atol=1e-3)
+
+    unit = pretrained / np.linalg.norm(pretrained, axis=1, keepdims=True)
+    scored_against = {"l2": (pretrained, "dot"), "devise": (unit, "dot"),
+                      "iesg": (grounded.vectors, params.effective_iesg().energy)}
+    val_p1 = json.loads((stage_inputs / "train.json").read_text())["val_p1"]
+    for name, (words, energy) in scored_against.items():
+        projection, _ = saved[name]
+        assert val_p1[name] == round(validation_p1(projection.project(data.features), words, data, energy), 4), name
+
+
 def test_train_writes_models_grounded_vectors_log_and_metrics(stage_inputs):
     result = run_train(stage_inputs)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("train: ")
     pretrained = KeyedVectors.load(str(stage_inputs / "w2v" / "vectors.kv"))
-    grounded = KeyedVectors.load(str(stage_inputs / "models" / "iesg_vectors.kv"))
+    grounded = load_grounded_vectors(stage_inputs / "models")
     assert grounded.index_to_key == pretrained.index_to_key
     assert grounded.get_vecattr("noun0", "count") == pretrained.get_vecattr("noun0", "count")
     for name, words in (("l2", "pretrained"), ("devise", "pretrained"), ("iesg", "iesg")):
-        model = np.load(stage_inputs / "models" / f"{name}.npz")
-        assert model["projection"].shape == (12, 8)
-        assert str(model["words"]) == words
+        projection, _, _, paired_with = load_model_file(stage_inputs / "models", name)
+        assert projection.shape == (12, 8)
+        assert paired_with == words
     log = pd.read_csv(stage_inputs / "train.csv")
     assert list(log.columns) == ["model", "epoch", "loss", "active_share", "val_p1"]
     assert set(log["model"]) == {"devise", "iesg"}

@@ -77,6 +77,13 @@ def test_words_covering_matches_the_closure(wn):
     assert set(wordnet.words_covering(wn, [tench], vocabulary={"fish", "dog"})) == {"fish"}
 
 
+@needs_wordnet
+def test_an_image_of_an_instance_is_covered_by_the_words_of_its_class(wn):
+    eiffel_tower = wordnet.wnid_of(wn.synset("eiffel_tower.n.01"))  # an instance of tower.n.01, no hypernym
+    covering = wordnet.words_covering(wn, [eiffel_tower])
+    assert covering["tower"] == covering["structure"] == covering["entity"] == {eiffel_tower}
+
+
 @pytest.mark.skipif(not (wordnet.SYSTEM_WORDNET / "data.noun").is_file(), reason="no system WordNet files")
 def test_dict_directory_is_copied_with_generated_lexnames(tmp_path):
     source = tmp_path / "dict"
