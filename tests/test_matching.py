@@ -18,9 +18,10 @@ from PIL import Image
 from conftest import load_model_file, project
 from pipeline.errors import PipelineError
 from pipeline.matching import (
-    CandidateSets, Model, build_data, candidate_scores, draw_candidates, evaluate_matching,
-    precision_at, random_model, rank_candidates, read_model, sample_candidates,
+    CandidateSets, Matcher, build_data, candidate_scores, draw_candidates, evaluate_matching, precision_at,
+    random_projection, rank_candidates, read_trained, sample_candidates,
 )
+from pipeline.models.base import Projection
 from pipeline.similarity import evaluate_vectors
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,7 +110,7 @@ def write_fixture(root: Path, seed: int = 0) -> dict[str, Path]:
         iesg.set_vecattr(word, "count", pretrained.get_vecattr(word, "count"))
     paths = {name: root / rel for name, rel in {
         "images": "mapping/images.csv", "links": "mapping/links.csv", "features": "features/features.h5",
-        "vectors": "word2vec/vectors.kv", "models": "models", "iesg_vectors": "models/iesg_vectors.kv",
+        "vectors": "word2vec/vectors.kv", "models": "models", "iesg_vectors": "models/iesg/vectors.kv",
         "params": "params.yaml",
     }.items()}
     for path in paths.values():
@@ -141,14 +142,16 @@ def write_fixture(root: Path, seed: int = 0) -> dict[str, Path]:
     shown = [synset for synset in IMAGE_SYNSETS for _ in SPLITS]
     fitted = {side: np.linalg.lstsq(features - center, vectors[shown], rcond=None)[0]
               for side, vectors in (("pretrained", pretrained), ("iesg", iesg))}
-    for name, projection, words in (("iesg", fitted["iesg"], "iesg"), ("l2", fitted["pretrained"], "pretrained"),
+    for name, projection, words in (("iesg", fitted["iesg"], "own"), ("l2", fitted["pretrained"], "pretrained"),
                                     ("devise", rng.standard_normal(fitted["iesg"].shape), "pretrained")):
-        np.savez(paths["models"] / f"{name}.npz", projection=projection.astype(np.float32), center=center,
-                 words=np.array(words))
+        (paths["models"] / name).mkdir(exist_ok=True)
+        Projection(projection.astype(np.float32), center, False, words).save(paths["models"] / name / "model.npz")
+        (paths["models"] / name / "train.json").write_text(json.dumps({"val_p1": 0.5}))
     paths["params"].write_text(
+        "train:\n  models: [l2, iesg, devise]\n  l2: {}\n  iesg: {}\n  devise: {}\n"
         "evaluate:\n  candidates: 6\n  seed: 1\n  ks: [1, 2, 5]\n  frequency_edges: [100, 10000]\n"
         "  sparsity_max_count: 20\n  n_examples: 3\n  top_examples: 4\n  thumbnail_px: 16\n"
-        "  analogy_restrict_vocab: 100\n"
+        "  analogy_restrict_vocab: 100\n  bootstrap_resamples: 50\n  headline_spaces: [pretrained, iesg]\n"
         f"  wordnet_dir: {root / 'wordnet'}\n"
     )
     return paths
@@ -157,9 +160,9 @@ def write_fixture(root: Path, seed: int = 0) -> dict[str, Path]:
 def run_stage(paths: dict[str, Path], out: Path, **overrides: Path) -> subprocess.CompletedProcess:
     arguments = {**paths, **overrides}
     command = [sys.executable, str(REPO / "stages/evaluate.py")]
-    for name in ("images", "links", "features", "vectors", "models", "iesg_vectors", "params"):
-        command += [f"--{name.replace('_', '-')}", str(arguments[name])]
-    command += ["--metrics", str(out / "metrics.json"), "--plots", str(out / "plots"),
+    for name in ("images", "links", "features", "vectors", "models", "params"):
+        command += [f"--{name}", str(arguments[name])]
+    command += ["--metrics", str(out / "headline.json"), "--details", str(out / "metrics.json"), "--plots", str(out / "plots"),
                 "--report", str(out / "report"), "--wordnet-cache", str(out / "cache"),
                 "--dvc-yaml", ""]  # its plots are not at dvc.yaml's paths
     return subprocess.run(command, capture_output=True, text=True, cwd=out)
@@ -191,7 +194,7 @@ def test_negatives_never_overlap_the_true_set_and_are_distinct():
     true_sets = [np.sort(rng.choice(50, size=rng.integers(1, 30), replace=False)) for _ in range(40)]
     queries = np.arange(40).repeat(3)
     truths = np.array([rng.choice(true_sets[q]) for q in queries])
-    sets = sample_candidates(queries, truths, true_sets, 50, 19, np.random.default_rng(1))
+    sets = sample_candidates(queries, truths, true_sets, np.arange(50), 19, np.random.default_rng(1))
     assert (sets.items[:, 0] == truths).all()
     for row, q in zip(sets.items, queries):
         negatives = row[1:][row[1:] >= 0]
@@ -202,7 +205,7 @@ def test_negatives_never_overlap_the_true_set_and_are_distinct():
 
 def test_a_small_pool_is_used_whole_and_the_candidate_count_recorded():
     true_sets = [np.array([0, 1]), np.array([2])]
-    sets = sample_candidates(np.array([0, 1]), np.array([0, 2]), true_sets, 5, 9, np.random.default_rng(0))
+    sets = sample_candidates(np.array([0, 1]), np.array([0, 2]), true_sets, np.arange(5), 9, np.random.default_rng(0))
     assert sets.sizes.tolist() == [4, 5]
     assert sorted(sets.items[0, 1:4].tolist()) == [2, 3, 4]
 
@@ -222,23 +225,22 @@ def synthetic(n_words: int, images_per_word: int, seed: int = 0):
     images = pd.DataFrame({"image_id": ids, "path": ids, "split": ["test", "train"] * (len(ids) // 2)})
     links = pd.DataFrame({"word": [words[w] for w in word_of], "image_id": ids})
     data = build_data(images, links, ids, features, kv)
-    perfect = Model("perfect", np.linalg.inv(mixing).astype(np.float32), np.zeros(16, np.float32), "pretrained")
+    perfect = Matcher(Projection(np.linalg.inv(mixing).astype(np.float32), np.zeros(16, np.float32)),
+                      kv.vectors[[kv.key_to_index[w] for w in data.words]])
     return data, kv, perfect
 
 
 def test_a_model_trained_on_unit_features_normalizes_them(tmp_path):
-    path = tmp_path / "iesg.npz"
-    np.savez(path, projection=np.eye(2, dtype=np.float32), center=np.array([0.5, 0], np.float32),
-             words=np.array("iesg"), normalize_features=np.array(True))
-    model = read_model(path, "iesg", 2, {"iesg": 2})
-    assert model.embed(np.array([[3.0, 4.0]], np.float32))[0].tolist() == pytest.approx([0.1, 0.8])
+    Projection(np.eye(2, dtype=np.float32), np.array([0.5, 0], np.float32), True).save(tmp_path / "model.npz")
+    model = Projection.load(tmp_path / "model.npz", 2, 2)
+    assert model.project(np.array([[3.0, 4.0]], np.float32))[0].tolist() == pytest.approx([0.1, 0.8])
 
 
 def test_perfect_projection_scores_one_and_random_scores_near_chance():
     data, kv, perfect = synthetic(n_words=300, images_per_word=4)
-    models = {"perfect": perfect, "random": random_model(data.features, 16, seed=3)}
-    sets = draw_candidates(data, candidates=20, seed=0)
-    metrics, rankings = evaluate_matching(data, models, {"pretrained": kv.vectors}, sets, [1, 5])
+    models = {"perfect": perfect, "random": Matcher(random_projection(data.features, 16, seed=3), perfect.word_vectors)}
+    sets = draw_candidates(data, candidates=20, seed=0, pool="all")
+    metrics, rankings = evaluate_matching(data, models, sets, [1, 5])
     for direction in ("image_to_word", "word_to_image"):
         for score in ("dot", "cos"):
             assert metrics["perfect"][direction][score]["p1"] == 1.0
@@ -250,15 +252,13 @@ def test_perfect_projection_scores_one_and_random_scores_near_chance():
 
 def test_candidate_sets_are_seeded_and_shared_by_all_models():
     data, kv, perfect = synthetic(n_words=40, images_per_word=2)
-    first, again = draw_candidates(data, 10, seed=5), draw_candidates(data, 10, seed=5)
-    other = draw_candidates(data, 10, seed=6)
+    first, again = draw_candidates(data, 10, seed=5, pool="all"), draw_candidates(data, 10, seed=5, pool="all")
+    other = draw_candidates(data, 10, seed=6, pool="all")
     for direction in first:
         assert np.array_equal(first[direction].items, again[direction].items)
         assert not np.array_equal(first[direction].items, other[direction].items)
-    noisy = Model("noisy", perfect.projection + 0.5, perfect.center, "pretrained")
-    metrics, rankings = evaluate_matching(
-        data, {"perfect": perfect, "noisy": noisy}, {"pretrained": kv.vectors}, first, [1]
-    )
+    noisy = Matcher(Projection(perfect.projection.projection + 0.5, perfect.projection.center), perfect.word_vectors)
+    metrics, rankings = evaluate_matching(data, {"perfect": perfect, "noisy": noisy}, first, [1])
     for direction, sets in first.items():
         assert metrics["noisy"][direction]["dot"]["p1"] < 1  # its top-1 items include negatives
         for name in ("perfect", "noisy"):
@@ -283,14 +283,32 @@ def test_links_to_images_without_features_are_dropped_and_unknown_words_refused(
 
 
 def test_a_model_of_the_wrong_shape_is_refused_naming_the_file(tmp_path):
-    path = tmp_path / "l2.npz"
-    np.savez(path, projection=np.zeros((5, 3), np.float32), center=np.zeros(5, np.float32), words=np.array("pretrained"))
-    assert read_model(path, "l2", 5, {"pretrained": 3}).projection.shape == (5, 3)
-    assert not read_model(path, "l2", 5, {"pretrained": 3}).normalize_features
-    with pytest.raises(PipelineError, match=f"{path}.*do not match"):
-        read_model(path, "l2", 6, {"pretrained": 3})
-    with pytest.raises(PipelineError, match=f"{path}.*expected one of"):
-        read_model(path, "l2", 5, {"iesg": 3})
+    pretrained = KeyedVectors(3)
+    pretrained.add_vectors(["a", "b"], np.eye(2, 3, dtype=np.float32))
+    (tmp_path / "l2").mkdir()
+    Projection(np.zeros((5, 3), np.float32), np.zeros(5, np.float32)).save(tmp_path / "l2" / "model.npz")
+    projection, vectors = read_trained(tmp_path / "l2", 5, pretrained)
+    assert projection.projection.shape == (5, 3) and not projection.normalize_features and vectors is pretrained
+    with pytest.raises(PipelineError, match=f"{tmp_path / 'l2' / 'model.npz'}.*do not match"):
+        read_trained(tmp_path / "l2", 6, pretrained)
+
+
+def test_a_model_with_own_words_is_scored_against_them_and_their_vocabulary_checked(tmp_path):
+    pretrained = KeyedVectors(3)
+    pretrained.add_vectors(["a", "b"], np.eye(2, 3, dtype=np.float32))
+    (tmp_path / "m").mkdir()
+    Projection(np.zeros((5, 3), np.float32), np.zeros(5, np.float32), words="own").save(tmp_path / "m" / "model.npz")
+    with pytest.raises(PipelineError, match="vectors.kv: file not found"):
+        read_trained(tmp_path / "m", 5, pretrained)
+    own = KeyedVectors(3)
+    own.add_vectors(["a", "b"], 2 * np.eye(2, 3, dtype=np.float32))
+    own.save(str(tmp_path / "m" / "vectors.kv"))
+    assert read_trained(tmp_path / "m", 5, pretrained)[1]["a"].tolist() == [2, 0, 0]
+    other = KeyedVectors(3)
+    other.add_vectors(["a", "c"], np.eye(2, 3, dtype=np.float32))
+    other.save(str(tmp_path / "m" / "vectors.kv"))
+    with pytest.raises(PipelineError, match="not the pretrained vocabulary"):
+        read_trained(tmp_path / "m", 5, pretrained)
 
 
 def matching_recomputed(paths: dict[str, Path], name: str, candidates: int, seed: int, ks: list[int]) -> dict:
@@ -300,9 +318,10 @@ def matching_recomputed(paths: dict[str, Path], name: str, candidates: int, seed
         ids, features = [i.decode() for i in h5["image_ids"][:]], h5["features"][:]
     data = build_data(pd.read_csv(paths["images"], dtype=str), pd.read_csv(paths["links"], dtype=str), ids, features,
                       vectors["pretrained"])
-    sets = draw_candidates(data, candidates, seed)
+    sets = draw_candidates(data, candidates, seed, pool="heldout")
     projection, center, normalize, side = load_model_file(paths["models"], name)
-    embedded = {"image": project(data.features, projection, center, normalize), "word": vectors[side][data.words]}
+    words = vectors["iesg" if side == "own" else "pretrained"][data.words]
+    embedded = {"image": project(data.features, projection, center, normalize), "word": words}
     result = {}
     for direction, (query_side, item_side) in {"image_to_word": ("image", "word"), "word_to_image": ("word", "image")}.items():
         for score in ("dot", "cos"):
@@ -314,6 +333,8 @@ def matching_recomputed(paths: dict[str, Path], name: str, candidates: int, seed
                 ranks.append(int((scores[1:] >= scores[0]).sum()))
             entry = {f"p{k}": round(float(np.mean(np.array(ranks) < k)), 4) for k in ks}
             entry.update(pairs=len(ranks), candidates=int(sets[direction].sizes.min()))
+            if direction == "word_to_image":
+                assert {data.splits[i] for i in sets[direction].items[:, 1:].ravel() if i >= 0} <= {"val", "test"}
             result.setdefault(direction, {})[score] = entry
     return result
 
@@ -342,12 +363,21 @@ def test_stage_writes_metrics_plots_and_report(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["matching"]) == {"l2", "iesg", "devise", "random"}
     i2w = metrics["matching"]["iesg"]["image_to_word"]["dot"]
-    assert set(i2w) == {"p1", "p2", "p5", "pairs", "candidates"} and i2w["pairs"] == 23
+    assert set(i2w) == {"p1", "p2", "p5", "pairs", "candidates", "ci", "vs_l2"} and i2w["pairs"] == 23
+    assert all(low <= i2w[k] <= high for k, (low, high) in i2w["ci"].items())
+    headline = json.loads((out / "headline.json").read_text())
+    assert headline["test_p1"]["word_to_image"]["iesg"] == metrics["matching"]["iesg"]["word_to_image"]["cos"]["p1"]
+    assert headline["val_p1"] == {"l2": 0.5, "iesg": 0.5, "devise": 0.5}
+    assert headline["similarity"]["iesg"]["ws353_sim"] == metrics["similarity"]["iesg"]["ws353_similarity"]["spearman"]
     for name in ("l2", "iesg", "devise"):
-        assert metrics["matching"][name] == matching_recomputed(paths, name, candidates=6, seed=1, ks=[1, 2, 5]), name
+        without_intervals = {d: {s: {k: v for k, v in entry.items() if k != "ci" and not k.startswith("vs_")}
+                                 for s, entry in scores.items()} for d, scores in metrics["matching"][name].items()}
+        assert without_intervals == matching_recomputed(paths, name, candidates=6, seed=1, ks=[1, 2, 5]), name
     assert metrics["matching"]["iesg"] != metrics["matching"]["l2"]
     vectors = {"pretrained": KeyedVectors.load(str(paths["vectors"])), "iesg": KeyedVectors.load(str(paths["iesg_vectors"]))}
-    assert metrics["similarity"] == {side: evaluate_vectors(kv, 100) for side, kv in vectors.items()}
+    scored = {side: {bench: {k: v for k, v in entry.items() if k != "ci" and not k.startswith("vs_")}
+                     for bench, entry in benches.items()} for side, benches in metrics["similarity"].items()}
+    assert scored == {side: evaluate_vectors(kv, 100) for side, kv in vectors.items()}
     assert metrics["similarity"]["iesg"] != metrics["similarity"]["pretrained"]
     errors = metrics["errors"]
     assert errors["errors"] > 0
@@ -371,14 +401,13 @@ def test_stage_writes_metrics_plots_and_report(tmp_path):
 
 def test_stage_refuses_a_model_of_the_wrong_dimension(tmp_path):
     paths = write_fixture(tmp_path / "in")
-    np.savez(paths["models"] / "devise.npz", projection=np.zeros((7, 8), np.float32),
-             center=np.zeros(7, np.float32), words=np.array("pretrained"))
+    Projection(np.zeros((7, 8), np.float32), np.zeros(7, np.float32)).save(paths["models"] / "devise" / "model.npz")
     out = tmp_path / "out"
     out.mkdir()
     result = run_stage(paths, out)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "devise.npz" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "devise/model.npz" in lines[0]
     assert not (out / "metrics.json").exists() and not (out / "report").exists()
 
 

@@ -9,10 +9,31 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.model import (
-    CorpusWindows, DeviseParams, GroundingData, IESGParams, L2Params, Projection, SparseMomentum,
-    TrainParams, hinge_loss, train_devise, train_iesg, train_l2, validation_p1,
-)
+from gensim.models import KeyedVectors
+
+from pipeline.models import devise, iesg
+from pipeline.models.base import GroundingData, Projection, TrainingInputs, validation_p1
+from pipeline.models.devise import DeviseParams
+from pipeline.models.iesg import CorpusWindows, IESGParams, SparseMomentum, hinge_loss
+from pipeline.models.l2 import L2Params
+from pipeline.models.l2 import fit as train_l2
+
+
+def train_iesg(data, tokens, counts, input_vectors, output_vectors, params, seed):
+    """``iesg.fit`` as (projection, word vectors it pairs with, log): the input vectors when it keeps them frozen."""
+    trained = iesg.fit(data, tokens, counts, input_vectors, output_vectors, params, seed)
+    assert (trained.word_vectors is None) == (trained.projection.words == "pretrained") == (not params.update_words)
+    words = input_vectors if trained.word_vectors is None else trained.word_vectors
+    return trained.projection, words, trained.log
+
+
+def train_devise(data, vectors, params, seed):
+    """The registry's DeViSE entry on toy data: (projection, log)."""
+    keyed = KeyedVectors(vectors.shape[1])
+    keyed.add_vectors([f"w{i}" for i in range(len(vectors))], vectors)
+    inputs = TrainingInputs(keyed, vectors, data, {}, np.zeros(0, np.int64), np.ones(len(vectors), np.int64))
+    trained = devise.train(inputs, params, seed)
+    return trained.projection, trained.log
 
 # One epoch of a few batches with plain SGD steps, so that a hand-run can follow it exactly.
 HAND_RUN = IESGParams(lam=2.0, margin=1.0, negatives=3, energy="dot", context_vectors="output", update_words=True,
@@ -81,16 +102,19 @@ def test_l2_baseline_prepares_features_as_iesg_does():
 
 
 def test_saved_projection_is_byte_identical_and_loads_back(tmp_path):
-    projection = Projection(np.arange(6, dtype=np.float32).reshape(3, 2), np.ones(3, np.float32), True)
-    projection.save(tmp_path / "a.npz", words="iesg")
-    projection.save(tmp_path / "b.npz", words="iesg")
+    projection = Projection(np.arange(6, dtype=np.float32).reshape(3, 2), np.ones(3, np.float32), True, "own")
+    projection.save(tmp_path / "a.npz")
+    projection.save(tmp_path / "b.npz")
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
     # np.savez stores each member's write time (2 s resolution), so two saves could differ.
     with zipfile.ZipFile(tmp_path / "a.npz") as archive:
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
     with np.load(tmp_path / "a.npz", allow_pickle=False) as saved:
         assert saved["projection"].tolist() == projection.projection.tolist()
-        assert bool(saved["normalize_features"]) and str(saved["words"]) == "iesg"
+        assert bool(saved["normalize_features"]) and str(saved["words"]) == "own"
+    loaded = Projection.load(tmp_path / "a.npz", 3, 2)
+    assert (loaded.projection.tolist(), loaded.center.tolist(), loaded.normalize_features, loaded.words) == (
+        projection.projection.tolist(), projection.center.tolist(), True, "own")
 
 
 def toy_world(seed: int = 0, concepts: int = 20, dim: int = 16, feature_dim: int = 24):
@@ -184,9 +208,10 @@ def test_devise_baseline_learns_the_toy_grounding():
 
 
 def test_paper_setting_overrides_the_tuned_values():
-    params = TrainParams(setting="paper", iesg=IESGParams(energy="cos", lam=1.0, epochs=7))
-    effective = params.effective_iesg()
+    effective = IESGParams(setting="paper", energy="cos", lam=1.0, epochs=7).effective()
     assert (effective.energy, effective.lam, effective.epochs) == ("dot", 5.0, 7)
+    tuned = IESGParams(energy="cos", lam=1.0, epochs=7)
+    assert tuned.effective() is tuned
 
 
 def dot_hinge_gradients(anchor: np.ndarray, candidates: np.ndarray, lam: float, margin: float):

@@ -16,11 +16,13 @@ from gensim.models import KeyedVectors, Word2Vec
 
 from conftest import load_grounded_vectors, load_model_file
 from pipeline.dataset import load_training_inputs
-from pipeline.model import Projection, TrainParams, train_devise, train_iesg, train_l2, validation_p1
-from pipeline.params import load_section
+from pipeline.models import devise, iesg, l2
+from pipeline.models.base import Projection, unit_rows, validation_p1
+from pipeline.models.registry import load_train_config
 
 REPO = Path(__file__).resolve().parents[1]
 NOUNS = [f"noun{i}" for i in range(8)]
+MODELS = ("l2", "devise", "iesg")
 
 
 @pytest.fixture
@@ -48,19 +50,26 @@ def stage_inputs(tmp_path: Path) -> Path:
         handle["features"] = features.astype(np.float32)
         handle["image_ids"] = np.array(image_ids, dtype=h5py.string_dtype())
     (tmp_path / "params.yaml").write_text(
-        "train:\n  seed: 0\n  iesg: {epochs: 2, batch_size: 4}\n  devise: {epochs: 2}\n")
+        "train:\n  seed: 0\n  models: [l2, devise, iesg]\n  l2: {}\n  iesg: {epochs: 2, batch_size: 4}\n"
+        "  devise: {epochs: 2}\n")
     return tmp_path
 
 
-def run_train(root: Path) -> subprocess.CompletedProcess:
+def run_train(root: Path, model: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(REPO / "stages/train.py"), "--corpus", str(root / "text.txt"),
+        [sys.executable, str(REPO / "stages/train.py"), "--model", model, "--corpus", str(root / "text.txt"),
          "--word2vec", str(root / "w2v"), "--images", str(root / "images.csv"),
          "--links", str(root / "links.csv"), "--features", str(root / "features.h5"),
-         "--out", str(root / "models"), "--log", str(root / "train.csv"),
-         "--metrics", str(root / "train.json"), "--params", str(root / "params.yaml")],
+         "--out", str(root / "models" / model), "--log", str(root / "train" / f"{model}.csv"),
+         "--params", str(root / "params.yaml")],
         capture_output=True, text=True,
     )
+
+
+def train_all(root: Path) -> None:
+    for model in MODELS:
+        result = run_train(root, model)
+        assert result.returncode == 0, result.stderr[-2000:]
 
 
 def training_inputs(root: Path):
@@ -69,60 +78,59 @@ def training_inputs(root: Path):
 
 
 def test_saved_models_are_the_trained_ones_and_reproduce_the_metrics(stage_inputs):
-    assert run_train(stage_inputs).returncode == 0
+    train_all(stage_inputs)
     inputs = training_inputs(stage_inputs)
-    params = load_section(TrainParams, "train", stage_inputs / "params.yaml")
+    config = load_train_config(str(stage_inputs / "params.yaml"))
     pretrained, data = inputs.vectors.vectors, inputs.data
-    iesg, iesg_words, _ = train_iesg(data, inputs.tokens, inputs.counts, pretrained, inputs.output_vectors,
-                                     params.effective_iesg(), params.seed, l2_ridge=params.l2.ridge)
-    expected = {"l2": train_l2(data, pretrained, params.l2), "iesg": iesg,
-                "devise": train_devise(data, pretrained, params.devise, params.seed)[0]}
+    expected = {"l2": l2.train(inputs, config.sections["l2"], config.seed),
+                "iesg": iesg.train(inputs, config.sections["iesg"], config.seed),
+                "devise": devise.train(inputs, config.sections["devise"], config.seed)}
     models = stage_inputs / "models"
     grounded = load_grounded_vectors(models)
-    np.testing.assert_allclose(grounded.vectors, iesg_words, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(grounded.vectors, expected["iesg"].word_vectors, rtol=1e-5, atol=1e-6)
     assert not np.allclose(grounded.vectors, pretrained, atol=1e-3)
+    assert not any((models / name / "vectors.kv").exists() for name in ("l2", "devise"))
 
     saved = {}
-    for name in expected:
+    for name, trained in expected.items():
         projection, center, normalize, paired_with = load_model_file(models, name)
-        saved[name] = (Projection(projection, center, normalize), paired_with)
-    for name, (projection, _) in saved.items():
-        np.testing.assert_allclose(projection.projection, expected[name].projection, rtol=1e-5, atol=1e-6, err_msg=name)
-        np.testing.assert_allclose(projection.center, expected[name].center, rtol=1e-5, atol=1e-6, err_msg=name)
-        assert projection.normalize_features == expected[name].normalize_features, name
-    assert not np.allclose(saved["iesg"][0].projection, saved["l2"][0].projection, atol=1e-3)
+        saved[name] = Projection(projection, center, normalize, paired_with)
+        np.testing.assert_allclose(projection, trained.projection.projection, rtol=1e-5, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(center, trained.projection.center, rtol=1e-5, atol=1e-6, err_msg=name)
+        assert (normalize, paired_with) == (trained.projection.normalize_features, trained.projection.words), name
+    assert not np.allclose(saved["iesg"].projection, saved["l2"].projection, atol=1e-3)
 
-    unit = pretrained / np.linalg.norm(pretrained, axis=1, keepdims=True)
-    scored_against = {"l2": (pretrained, "dot"), "devise": (unit, "dot"),
-                      "iesg": (grounded.vectors, params.effective_iesg().energy)}
-    val_p1 = json.loads((stage_inputs / "train.json").read_text())["val_p1"]
+    scored_against = {"l2": (pretrained, "dot"), "devise": (unit_rows(pretrained), "dot"),
+                      "iesg": (grounded.vectors, config.sections["iesg"].effective().energy)}
     for name, (words, energy) in scored_against.items():
-        projection, _ = saved[name]
-        assert val_p1[name] == round(validation_p1(projection.project(data.features), words, data, energy), 4), name
+        summary = json.loads((models / name / "train.json").read_text())
+        assert summary["val_p1"] == round(validation_p1(saved[name].project(data.features), words, data, energy),
+                                          4), name
+        log = pd.read_csv(stage_inputs / "train" / f"{name}.csv")
+        assert summary["val_p1"] == log.loc[log["epoch"] == summary["kept_epoch"], "val_p1"].item(), name
 
 
-def test_train_writes_models_grounded_vectors_log_and_metrics(stage_inputs):
-    result = run_train(stage_inputs)
+def test_train_writes_models_grounded_vectors_log_and_summary(stage_inputs):
+    result = run_train(stage_inputs, "iesg")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("train: ")
+    assert result.stdout.startswith("train: iesg on 16 training links")
     pretrained = KeyedVectors.load(str(stage_inputs / "w2v" / "vectors.kv"))
     grounded = load_grounded_vectors(stage_inputs / "models")
     assert grounded.index_to_key == pretrained.index_to_key
     assert grounded.get_vecattr("noun0", "count") == pretrained.get_vecattr("noun0", "count")
-    for name, words in (("l2", "pretrained"), ("devise", "pretrained"), ("iesg", "iesg")):
-        projection, _, _, paired_with = load_model_file(stage_inputs / "models", name)
-        assert projection.shape == (12, 8)
-        assert paired_with == words
-    log = pd.read_csv(stage_inputs / "train.csv")
+    projection, _, _, paired_with = load_model_file(stage_inputs / "models", "iesg")
+    assert projection.shape == (12, 8) and paired_with == "own"
+    log = pd.read_csv(stage_inputs / "train" / "iesg.csv")
     assert list(log.columns) == ["model", "epoch", "loss", "active_share", "val_p1"]
-    assert set(log["model"]) == {"devise", "iesg"}
-    metrics = json.loads((stage_inputs / "train.json").read_text())
-    assert metrics["dropped_links"] == 1 and metrics["links_train"] == 16
+    assert set(log["model"]) == {"iesg"} and log["epoch"].tolist() == [1, 2]
+    summary = json.loads((stage_inputs / "models" / "iesg" / "train.json").read_text())
+    assert summary["dropped_links"] == 1 and summary["links_train"] == 16
+    assert (summary["model"], summary["words"], summary["epochs_run"]) == ("iesg", "own", 2)
 
 
 def test_train_refuses_an_unknown_param_and_writes_nothing(stage_inputs):
-    (stage_inputs / "params.yaml").write_text("train:\n  iesg: {lamda: 2}\n")
-    result = run_train(stage_inputs)
+    (stage_inputs / "params.yaml").write_text("train:\n  models: [iesg]\n  iesg: {lamda: 2}\n")
+    result = run_train(stage_inputs, "iesg")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: params train.iesg: unknown key(s) lamda")
     assert not (stage_inputs / "models").exists()
