@@ -351,7 +351,7 @@ def featurize_file(args: argparse.Namespace, path: Path) -> np.ndarray:
 
 def run_words(args: argparse.Namespace) -> dict[str, Any]:
     """Top-k mapped words of an image by each model of ``--models``, with the words linked to it marked."""
-    loaded = load_matching(args, args.models)
+    loaded = load_matching(args, args.compare)
     query, feature = _image_features(args, loaded, args.image)
     linked = set(query["linked_words"])
     ranked = {}
@@ -395,7 +395,9 @@ def run_images(args: argparse.Namespace) -> dict[str, Any]:
     word = normalized_word(args.word)
     vectors = loaded.vectors[args.model]
     if word not in vectors.key_to_index:
-        raise unknown(word, f"not in the vocabulary of {artifact(args, 'vectors')}", data.words)
+        where = (artifact(args, "models") / args.model / "vectors.kv" if matcher.projection.words == "own"
+                 else artifact(args, "vectors"))
+        raise unknown(word, f"not in the vocabulary of {where}", data.words)
     rows = np.array([i for i, split in enumerate(data.splits) if args.split in ("all", split)], dtype=np.int64)
     scores = scores_against(vectors[word], matcher.projection.project(data.features[rows]), args.score)
     linked = set(data.word_images[data.words.index(word)].tolist()) if word in data.words else set()
@@ -547,7 +549,7 @@ COMMANDS: dict[str, Command] = {
     "status": Command(run_status, status_text, tuple(n for _, names in STAGES for n in names),
                       "each stage's artifacts, their sizes and key counts"),
     "words": Command(run_words, words_text, ("images", "links", "features", "vectors", "models", "params"),
-                     "top-k words for an image (id or file) by each model of --models (default IESG and L2)"),
+                     "top-k words for an image (id or file) by each model of --compare (default IESG and L2)"),
     "images": Command(run_images, images_text, ("images", "links", "features", "vectors", "models", "params"),
                       "top-k images for a word"),
     "neighbours": Command(run_neighbours, neighbours_text, ("vectors", "models", "links", "params"),
@@ -579,8 +581,8 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--score", choices=("dot", "cos"), default="dot",
                              help="dot: the paper's energy E (default); cos: cosine")
         if name == "words":
-            sub.add_argument("--models", type=comma_list, default=["iesg", "l2"],
-                             help="comma-separated models of train.models, one column each (default iesg,l2)")
+            sub.add_argument("--compare", type=comma_list, default=["iesg", "l2"], metavar="MODEL,MODEL",
+                             help="models of train.models shown side by side (default iesg,l2)")
         if name in ("images", "neighbours"):
             sub.add_argument("--model", default="iesg",
                              help="a model of train.models" + (" that learns word vectors" if name == "neighbours"
