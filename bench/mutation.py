@@ -55,7 +55,7 @@ MODULES = [
 ]
 EQUIVALENT_FILE = REPO / "bench" / "mutation_equivalent.toml"
 TARGET = 0.85
-STATUSES = ("killed", "survived", "no tests", "timeout", "suspicious", "skipped", "other")
+STATUSES = ("killed", "survived", "no tests", "timeout", "suspicious", "skipped", "not checked", "other")
 SEP = "\u01c1"  # mutmut's class separator in mangled names: x<SEP>Class<SEP>method
 
 
@@ -117,7 +117,8 @@ class Row:
 
     @property
     def score(self) -> float | None:
-        denominator = self.total - self.equivalent
+        """killed / (mutants - equivalent), of the mutants tested (all, unless the run was cut short)."""
+        denominator = self.total - self.equivalent - self.counts["not checked"]
         return self.counts["killed"] / denominator if denominator else None
 
 
@@ -288,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--equivalent", default=str(EQUIVALENT_FILE), help="TOML file of equivalent mutants")
     parser.add_argument("--workdir", help="run in (and keep) this directory instead of a temporary one")
     parser.add_argument("--json", help="write the numbers to this file")
+    parser.add_argument("--report-only", action="store_true",
+                        help="only report the results in --workdir (of a run there, finished or interrupted)")
     args = parser.parse_args(argv)
 
     modules = expand(args.modules)
@@ -295,15 +298,20 @@ def main(argv: list[str] | None = None) -> int:
     info = print_machine("mutation")
     print(f"[mutation] modules: {', '.join(m.label for m in modules)}; {args.max_children} children", flush=True)
 
+    if args.report_only and not args.workdir:
+        parser.error("--report-only reads the results of a --workdir")
     keep = bool(args.workdir)
     workdir = Path(args.workdir).resolve() if keep else Path(tempfile.mkdtemp(prefix="mutmut-"))
     try:
-        workdir.mkdir(parents=True, exist_ok=True)
-        copy_checkout(workdir)
-        configure(workdir, modules)
-        # with globs, mutmut's clean run is only the tests that reach the functions (else all of them)
-        patterns = [p for m in modules for p in m.run_patterns()]
-        timing = run_mutmut(workdir, patterns, args.max_children, args.nice)
+        if args.report_only:
+            timing = {"wall_s": None, "mutation_s": None}
+        else:
+            workdir.mkdir(parents=True, exist_ok=True)
+            copy_checkout(workdir)
+            configure(workdir, modules)
+            # with globs, mutmut's clean run is only the tests that reach the functions (else all of them)
+            patterns = [p for m in modules for p in m.run_patterns()]
+            timing = run_mutmut(workdir, patterns, args.max_children, args.nice)
 
         rows, survivors, stale = [], [], set(equivalent)
         for module in modules:
@@ -323,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                     stale.discard(mutant)
                     continue
                 row.counts[status if status in STATUSES else "other"] += 1
-                if status != "killed":
+                if status not in ("killed", "not checked"):
                     line, change = describe(workdir, module, mutant, def_lines)
                     survivors.append({"mutant": mutant, "status": status, "module": module.path,
                                       "line": line, "change": change})
@@ -341,13 +349,15 @@ def main(argv: list[str] | None = None) -> int:
 
     pct = lambda x: "-" if x is None else f"{100 * x:.1f}%"  # noqa: E731
     header = ["module", "mutants", "killed", "survived", "no tests", "timeout", "suspicious", "skipped",
-              "equivalent", "score", "s/mutant"]
-    body = [[r.module.label, r.total, *(r.counts[s] for s in STATUSES[:6]), r.equivalent, pct(r.score),
+              "not checked", "equivalent", "score", "s/mutant"]
+    body = [[r.module.label, r.total, *(r.counts[s] for s in STATUSES[:7]), r.equivalent, pct(r.score),
              f"{sum(r.seconds) / len(r.seconds):.1f}" if r.seconds else "-"] for r in [*rows, total]]
     print()
     print(table(body, header))
     if total.counts["other"]:
-        print(f"({total.counts['other']} mutants with another status (segfault, not checked, ...) count as not killed)")
+        print(f"({total.counts['other']} mutants with another status (segfault, ...) count as not killed)")
+    if total.counts["not checked"]:
+        print(f"(the run was cut short: {total.counts['not checked']} mutants not checked, left out of the scores)")
     if survivors:
         print(f"\nmutants not killed and not declared equivalent in {Path(args.equivalent).name} ({len(survivors)}):")
         for s in survivors:
@@ -357,11 +367,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ndeclared equivalent but not a surviving mutant (stale entries, killed or renamed): "
               f"{', '.join(sorted(wanted, key=natural))}")
     tested = len(total.seconds)
-    per_mutant = timing["mutation_s"] / tested if tested else None
-    print(f"\n[mutation] {tested} mutants tested in {timing['mutation_s'] / 60:.1f} min "
-          f"({per_mutant or 0:.1f} s per mutant of wall time with {args.max_children} children; "
-          f"{sum(total.seconds) / max(tested, 1):.1f} s per mutant in its worker), "
-          f"{timing['wall_s'] / 60:.1f} min in all")
+    worker_s = sum(total.seconds) / tested if tested else 0.0
+    per_mutant = timing["mutation_s"] / tested if tested and timing["mutation_s"] else None
+    if per_mutant:
+        print(f"\n[mutation] {tested} mutants tested in {timing['mutation_s'] / 60:.1f} min "
+              f"({per_mutant:.1f} s per mutant of wall time with {args.max_children} children; "
+              f"{worker_s:.1f} s per mutant in its worker), {timing['wall_s'] / 60:.1f} min in all")
+    else:
+        print(f"\n[mutation] {tested} mutants tested, {worker_s:.1f} s per mutant in its worker")
     write_json(args.json, {
         "bench": "mutation", "machine": info, "max_children": args.max_children, "target": TARGET,
         "modules": [{"module": r.module.label, "mutants": r.total, **{k.replace(" ", "_"): v for k, v in r.counts.items()},
@@ -375,9 +388,10 @@ def main(argv: list[str] | None = None) -> int:
     score = total.score
     print(f"mutation: {total.counts['killed']} killed, {total.counts['survived'] + total.counts['no tests']} "
           f"survived, {total.counts['timeout']} timeout, {total.counts['suspicious']} suspicious, "
-          f"{total.counts['skipped']} skipped, {total.equivalent} equivalent of {total.total} mutants; "
-          f"score {pct(score)} (target {TARGET:.0%}: {verdict(score or 0, TARGET)}) in "
-          f"{timing['wall_s'] / 60:.1f} min")
+          f"{total.counts['skipped']} skipped, {total.equivalent} equivalent, {total.counts['not checked']} not checked "
+          f"of {total.total} mutants; "
+          f"score {pct(score)} (target {TARGET:.0%}: {verdict(score or 0, TARGET)})"
+          + (f" in {timing['wall_s'] / 60:.1f} min" if timing["wall_s"] else ""))
     return 0
 
 
