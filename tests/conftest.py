@@ -3,6 +3,7 @@ even when another clone is pip-installed in editable mode on the same machine.
 
 Also the shared ``tiny_run`` fixture: the pipeline's last three stages run for real on tiny inputs."""
 
+import json
 import os
 import random
 import shutil
@@ -91,6 +92,65 @@ def _write_tiny_inputs(root: Path) -> None:
         root / "data/mapping/unmapped.csv", index=False)
     (root / "params.yaml").write_text(TINY_PARAMS)
     shutil.copy(Path(REPO) / "dvc.yaml", root / "dvc.yaml")
+
+
+# Mutation testing (bench/mutation.py, mutmut 3). mutmut runs these tests in its copy of the checkout
+# with MUTANT_UNDER_TEST naming the active mutant; the stage scripts that tests run in subprocesses
+# inherit it (and import that copy: PYTHONPATH above), so a failing stage kills a mutant too. While
+# mutmut records which tests reach which function (MUTANT_UNDER_TEST=stats), a subprocess's hits
+# would be lost and its trampolines would look for mutmut's config in the subprocess's working
+# directory and fail: the subprocesses then load the sitecustomize below, which reads the config of
+# the copy and writes their hits to a folder, and each test's hits are handed to mutmut before it
+# files them under that test. Without mutmut none of this runs.
+def _mutmut_recording() -> bool:
+    return os.environ.get("MUTANT_UNDER_TEST") == "stats" and "mutmut" in sys.modules
+
+
+_SUBPROCESS_HITS = """\
+import atexit, json, os
+if os.environ.get("MUTANT_UNDER_TEST") == "stats":
+    from mutmut import configuration
+    from mutmut.state import state
+    _cwd = os.getcwd()
+    os.chdir(os.environ["MUTMUT_HITS_ROOT"])
+    configuration.config()
+    os.chdir(_cwd)
+    def _write_hits():
+        with open(os.path.join(os.environ["MUTMUT_HITS_DIR"], f"{os.getpid()}.json"), "w") as f:
+            json.dump(sorted(state()._stats), f)
+    atexit.register(_write_hits)
+"""
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _mutmut_subprocess_hits(tmp_path_factory: pytest.TempPathFactory):
+    if not _mutmut_recording():
+        yield
+        return
+    hits = tmp_path_factory.mktemp("mutmut_hits")
+    (hits / "sitecustomize.py").write_text(_SUBPROCESS_HITS)
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "MUTMUT_HITS_DIR", "MUTMUT_HITS_ROOT")}
+    os.environ.update(PYTHONPATH=os.pathsep.join((str(hits), os.environ["PYTHONPATH"])),
+                      MUTMUT_HITS_DIR=str(hits), MUTMUT_HITS_ROOT=REPO)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item):
+    """Hand the hits of this test's subprocesses to mutmut (whose own teardown hook runs after)."""
+    folder = os.environ.get("MUTMUT_HITS_DIR")
+    if not (folder and _mutmut_recording()):
+        return
+    from mutmut.state import state
+
+    for path in Path(folder).glob("*.json"):
+        state()._stats.update(json.loads(path.read_text()))
+        path.unlink()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,404 @@
+"""Mutation testing of the core modules with mutmut 3: how many mutants the tests kill.
+
+    python bench/mutation.py                                   # the core modules (MODULES below)
+    python bench/mutation.py --modules pipeline/similarity.py pipeline/wordnet.py --json out.json
+    python bench/mutation.py --modules pipeline/models/ --max-children 2 --workdir /tmp/mut
+
+mutmut (pinned in requirements.txt) writes every mutant of a function into a copy of the package
+(``mutants/``), each behind a trampoline that picks the one named by ``MUTANT_UNDER_TEST``, records
+once which tests reach which function, then runs, for each mutant, only those tests in a forked
+pytest (``-x``). The stage scripts that tests start in subprocesses inherit the variable and import
+the mutated copy (tests/conftest.py sets their PYTHONPATH), so a stage run can kill a mutant too.
+The config is ``[tool.mutmut]`` of pyproject.toml; this script runs it in a temporary copy of the
+checkout's files (tracked and untracked, not ignored ones: no ``data/``) with ``only_mutate`` set to
+the modules asked for, so the working tree stays clean; ``--workdir DIR`` keeps that copy (then
+``cd DIR && mutmut browse``, ``mutmut show NAME``, ``mutmut run NAME`` to retest one).
+
+A module is a file, a directory (every ``.py`` below it, one row each) or ``FILE:NAME,NAME`` (only
+the functions or classes named, e.g. the preprocessing part of features.py).
+
+Counts per module and in total: killed, survived, no tests (no test reaches the function),
+timeout, suspicious, skipped, equivalent (declared in bench/mutation_equivalent.toml with a reason,
+taken out of the survivors), and the score killed / (mutants - equivalent) against the target
+(issue 3: >= 85%). Every survivor not declared equivalent is printed with its source line and
+change, to be killed with a test or declared equivalent. Too slow for CI: not part of pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import difflib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, print_machine, table, verdict, write_json  # noqa: E402
+
+# The core modules of the issue; a directory stands for every .py file below it.
+MODULES = [
+    "pipeline/matching.py",  # matching and ranking
+    "pipeline/model.py",  # the models (becomes the pipeline/models/ package)
+    "pipeline/similarity.py",  # word similarity
+    "pipeline/encoders.py",  # encoder preprocessing
+    "pipeline/features.py:load_rgb,_EncodedBatches",  # decoding and preprocessing of images
+    "pipeline/wordnet.py",  # WordNet linking
+]
+EQUIVALENT_FILE = REPO / "bench" / "mutation_equivalent.toml"
+TARGET = 0.85
+STATUSES = ("killed", "survived", "no tests", "timeout", "suspicious", "skipped", "not checked", "other")
+SEP = "\u01c1"  # mutmut's class separator in mangled names: x<SEP>Class<SEP>method
+
+
+@dataclass
+class Module:
+    """One file to mutate; ``names``: only its functions / classes / Class.method named (all if empty)."""
+
+    path: str  # relative to the checkout, e.g. pipeline/similarity.py
+    names: tuple[str, ...] = ()
+
+    @property
+    def dotted(self) -> str:
+        dotted = self.path[: -len(".py")].replace("/", ".")
+        return dotted[: -len(".__init__")] if dotted.endswith(".__init__") else dotted
+
+    @property
+    def label(self) -> str:
+        return self.path + (f":{','.join(self.names)}" if self.names else "")
+
+    def owns(self, mutant: str) -> bool:
+        """Whether mutmut's mutant ``module.x_func__mutmut_N`` / ``module.x<SEP>Class<SEP>meth__mutmut_N``
+        is one of this module's (and of the functions named)."""
+        prefix, _, mangled = mutant.partition("__mutmut_")[0].rpartition(".")
+        if prefix != self.dotted:
+            return False
+        if not self.names:
+            return True
+        if mangled.startswith("x" + SEP):
+            cls, _, func = mangled[2:].partition(SEP)
+            return cls in self.names or f"{cls}.{func}" in self.names
+        return mangled[2:] in self.names
+
+    def run_patterns(self) -> list[str]:
+        """``mutmut run``'s globs: they pick the mutants to test and, matched against function names,
+        the tests of the clean run (a glob may catch more functions, e.g. load_rgb_x with load_rgb:
+        those are tested too but not counted)."""
+        if not self.names:
+            return [f"{self.dotted}.*"]
+        patterns = []
+        for name in self.names:
+            cls, _, meth = name.partition(".")
+            if meth:
+                patterns.append(f"{self.dotted}.x{SEP}{cls}{SEP}{meth}*")
+            else:  # a top-level function or every method of a class
+                patterns += [f"{self.dotted}.x_{name}*", f"{self.dotted}.x{SEP}{name}{SEP}*"]
+        return patterns
+
+
+@dataclass
+class Row:
+    module: Module
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    equivalent: int = 0
+    seconds: list[float] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values()) + self.equivalent
+
+    @property
+    def score(self) -> float | None:
+        """killed / (mutants - equivalent), of the mutants tested (all, unless the run was cut short)."""
+        denominator = self.total - self.equivalent - self.counts["not checked"]
+        return self.counts["killed"] / denominator if denominator else None
+
+
+def expand(specs: list[str]) -> list[Module]:
+    modules = []
+    for spec in specs:
+        path, _, names = spec.partition(":")
+        full = (REPO / path).resolve()
+        if full.is_dir():
+            files = sorted(p for p in full.rglob("*.py") if "__pycache__" not in p.parts)
+        elif full.is_file() and full.suffix == ".py":
+            files = [full]
+        else:
+            raise SystemExit(f"error: {spec}: no such module or directory below {REPO}")
+        if names and len(files) > 1:
+            raise SystemExit(f"error: {spec}: names of functions only go with a single file")
+        modules += [Module(p.relative_to(REPO).as_posix(), tuple(n for n in names.split(",") if n))
+                    for p in files]
+    return modules
+
+
+def load_equivalent(path: Path) -> dict[str, str]:
+    """mutant name -> why it is equivalent, from the ``[equivalent]`` table of the TOML file."""
+    if not path.exists():
+        return {}
+    return {str(k): str(v) for k, v in tomllib.loads(path.read_text())["equivalent"].items()}
+
+
+def copy_checkout(workdir: Path) -> None:
+    """The checkout's tracked and untracked, not ignored, files (the working tree as it is)."""
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        source = REPO / name
+        if source.is_file():  # deleted but still tracked files are skipped
+            (workdir / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, workdir / name)
+
+
+def configure(workdir: Path, modules: list[Module]) -> None:
+    """Set only_mutate in the copy's ``[tool.mutmut]`` to the files of ``modules``."""
+    pyproject = workdir / "pyproject.toml"
+    text = pyproject.read_text()
+    if "[tool.mutmut]" not in text:
+        raise SystemExit("error: pyproject.toml has no [tool.mutmut] table")
+    text = re.sub(r"(?m)^only_mutate\s*=.*\n", "", text)
+    files = json.dumps(sorted({m.path for m in modules}))
+    pyproject.write_text(text.replace("[tool.mutmut]", f"[tool.mutmut]\nonly_mutate = {files}", 1))
+
+
+# mutmut's progress line: "<spinner> 12/80  🎉 10 🫥 0  ⏰ 0  🤔 0  🙁 2  🔇 0  🧙 0"
+PROGRESS = re.compile(r"(\d+)/(\d+)\s+\U0001F389 (\d+) \U0001FAE5 (\d+)\s+\u23F0 (\d+)\s+\U0001F914 (\d+)"
+                      r"\s+\U0001F641 (\d+)\s+\U0001F507 (\d+)")
+
+
+def run_mutmut(workdir: Path, patterns: list[str], max_children: int, nice: int) -> dict[str, float]:
+    """Run ``mutmut run`` in ``workdir``; print its phases and a progress line at most every 20 s.
+
+    Returns the wall seconds of the whole run and of the mutation phase (after the stats run,
+    the clean run and the forced-failure check)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MUTANT_UNDER_TEST")}
+    env.setdefault("DVC_NO_ANALYTICS", "1")
+    argv = [sys.executable, "-c", "import sys; from mutmut.__main__ import cli; sys.exit(cli())",
+            "run", "--max-children", str(max_children), *patterns]
+    if nice:
+        argv = ["nice", "-n", str(nice), *argv]
+    started = time.perf_counter()
+    mutation_started = None
+    proc = subprocess.Popen(argv, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    tail: list[str] = []
+    last_title, last_print, buffer = "", 0.0, ""
+    while chunk := proc.stdout.read1(4096):
+        buffer += chunk.decode(errors="replace")
+        *lines, buffer = re.split(r"[\r\n]", buffer)
+        for line in lines:
+            text = line.strip()
+            if not text:
+                continue
+            tail = (tail + [text])[-200:]
+            now = time.perf_counter()
+            match = PROGRESS.search(text)
+            if match:
+                done, total, killed, no_tests, timeout, suspicious, survived, skipped = map(int, match.groups())
+                if now - last_print >= 20 or done == total:
+                    since = now - (mutation_started or started)
+                    eta = f", about {since / done * (total - done) / 60:.0f} min left" if done else ""
+                    print(f"[mutation] {done}/{total} mutants: {killed} killed, {survived} survived, "
+                          f"{no_tests} no tests, {timeout} timeout, {suspicious} suspicious, {skipped} skipped "
+                          f"({since / 60:.1f} min{eta})", flush=True)
+                    last_print = now
+                continue
+            title = text.lstrip("\u280b\u2819\u2839\u2838\u283c\u2834\u2826\u2827\u2807\u280f ").strip()
+            if text != title:  # a spinner line: print each phase once
+                if title != last_title:
+                    print(f"[mutation] {title} ({(now - started) / 60:.1f} min)", flush=True)
+                    last_title = title
+                continue
+            if title == "Running mutation testing":
+                mutation_started = now
+            if title.startswith(("done", "mutations/second")) or "mutations/second" in title:
+                print(f"[mutation] mutmut: {title}", flush=True)
+    code = proc.wait()
+    if code:
+        print("\n".join(tail[-60:]), file=sys.stderr)
+        raise SystemExit(f"error: mutmut run failed with exit status {code} (its output above)")
+    ended = time.perf_counter()
+    return {"wall_s": ended - started, "mutation_s": ended - (mutation_started or started)}
+
+
+def function_lines(source: str) -> dict[str, int]:
+    """mutmut's mangled function name (x_func, x<SEP>Class<SEP>method) -> line of its ``def``."""
+    lines = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            lines[f"x_{node.name}"] = node.lineno
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    lines[f"x{SEP}{node.name}{SEP}{item.name}"] = item.lineno
+    return lines
+
+
+def describe(workdir: Path, module: Module, mutant: str, def_lines: dict[str, int]) -> tuple[int | None, str]:
+    """Source line of a mutant's change and the change itself (``old -> new``, stripped)."""
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    cwd = os.getcwd()
+    os.chdir(workdir)
+    try:
+        diff = get_diff_for_mutant(mutant, path=module.path).splitlines()
+    finally:
+        os.chdir(cwd)
+    old = [line[1:] for line in diff[2:] if line.startswith("-")]
+    new = [line[1:] for line in diff[2:] if line.startswith("+")]
+    line = None
+    start = def_lines.get(mutant.partition("__mutmut_")[0].rpartition(".")[2])
+    hunk = next((h for h in diff if h.startswith("@@")), None)
+    if start and hunk:  # the diff is of the function alone, its line 1 being the def
+        offset = int(re.match(r"@@ -(\d+)", hunk).group(1))
+        for text in diff[diff.index(hunk) + 1:]:
+            if text.startswith("-"):
+                break
+            if text.startswith(" "):
+                offset += 1
+        line = start + offset - 1
+    squeeze = lambda lines: " / ".join(x.strip() for x in lines)  # noqa: E731
+    if len(old) == len(new) == 1:  # show only the part that differs
+        a, b = old[0].strip(), new[0].strip()
+        matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+        blocks = matcher.get_opcodes()
+        lo = min(i1 for tag, i1, *_ in blocks if tag != "equal")
+        hi = max(i2 for tag, _, i2, *__ in blocks if tag != "equal")
+        lo2 = min(j1 for tag, _, __, j1, ___ in blocks if tag != "equal")
+        hi2 = max(j2 for tag, *_, j2 in blocks if tag != "equal")
+        context = 25
+        a_part, b_part = a[max(0, lo - context):hi + context], b[max(0, lo2 - context):hi2 + context]
+        return line, f"{a_part!r} -> {b_part!r}"
+    return line, f"{squeeze(old)!r} -> {squeeze(new)!r}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--modules", nargs="+", default=MODULES, metavar="MODULE",
+                        help="files, directories or FILE:NAME,NAME (default: the core modules)")
+    parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once (default 2)")
+    parser.add_argument("--nice", type=int, default=10, help="niceness of mutmut (default 10; 0: none)")
+    parser.add_argument("--equivalent", default=str(EQUIVALENT_FILE), help="TOML file of equivalent mutants")
+    parser.add_argument("--workdir", help="run in (and keep) this directory instead of a temporary one")
+    parser.add_argument("--json", help="write the numbers to this file")
+    parser.add_argument("--report-only", action="store_true",
+                        help="only report the results in --workdir (of a run there, finished or interrupted)")
+    args = parser.parse_args(argv)
+
+    modules = expand(args.modules)
+    equivalent = load_equivalent(Path(args.equivalent))
+    info = print_machine("mutation")
+    print(f"[mutation] modules: {', '.join(m.label for m in modules)}; {args.max_children} children", flush=True)
+
+    if args.report_only and not args.workdir:
+        parser.error("--report-only reads the results of a --workdir")
+    keep = bool(args.workdir)
+    workdir = Path(args.workdir).resolve() if keep else Path(tempfile.mkdtemp(prefix="mutmut-"))
+    try:
+        if args.report_only:
+            timing = {"wall_s": None, "mutation_s": None}
+        else:
+            workdir.mkdir(parents=True, exist_ok=True)
+            copy_checkout(workdir)
+            configure(workdir, modules)
+            # with globs, mutmut's clean run is only the tests that reach the functions (else all of them)
+            patterns = [p for m in modules for p in m.run_patterns()]
+            timing = run_mutmut(workdir, patterns, args.max_children, args.nice)
+
+        rows, survivors, stale = [], [], set(equivalent)
+        for module in modules:
+            row = Row(module)
+            meta = json.loads((workdir / "mutants" / f"{module.path}.meta").read_text())
+            from mutmut.stats import status_by_exit_code
+
+            def_lines = function_lines((REPO / module.path).read_text())
+            for mutant, code in sorted(meta["exit_code_by_key"].items(), key=lambda kv: natural(kv[0])):
+                if not module.owns(mutant):
+                    continue
+                status = status_by_exit_code[code]
+                if mutant in meta["durations_by_key"]:
+                    row.seconds.append(meta["durations_by_key"][mutant])
+                if status in ("survived", "no tests") and mutant in equivalent:
+                    row.equivalent += 1
+                    stale.discard(mutant)
+                    continue
+                row.counts[status if status in STATUSES else "other"] += 1
+                if status not in ("killed", "not checked"):
+                    line, change = describe(workdir, module, mutant, def_lines)
+                    survivors.append({"mutant": mutant, "status": status, "module": module.path,
+                                      "line": line, "change": change})
+            rows.append(row)
+    finally:
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    total = Row(Module("total"))
+    for row in rows:
+        for status, n in row.counts.items():
+            total.counts[status] += n
+        total.equivalent += row.equivalent
+        total.seconds += row.seconds
+
+    pct = lambda x: "-" if x is None else f"{100 * x:.1f}%"  # noqa: E731
+    header = ["module", "mutants", "killed", "survived", "no tests", "timeout", "suspicious", "skipped",
+              "not checked", "equivalent", "score", "s/mutant"]
+    body = [[r.module.label, r.total, *(r.counts[s] for s in STATUSES[:7]), r.equivalent, pct(r.score),
+             f"{sum(r.seconds) / len(r.seconds):.1f}" if r.seconds else "-"] for r in [*rows, total]]
+    print()
+    print(table(body, header))
+    if total.counts["other"]:
+        print(f"({total.counts['other']} mutants with another status (segfault, ...) count as not killed)")
+    if total.counts["not checked"]:
+        print(f"(the run was cut short: {total.counts['not checked']} mutants not checked, left out of the scores)")
+    if survivors:
+        print(f"\nmutants not killed and not declared equivalent in {Path(args.equivalent).name} ({len(survivors)}):")
+        for s in survivors:
+            print(f"  {s['module']}:{s['line']}  {s['mutant']}  [{s['status']}]  {s['change']}")
+    wanted = {m for m in stale if any(mod.owns(m) for mod in modules)}
+    if wanted:
+        print(f"\ndeclared equivalent but not a surviving mutant (stale entries, killed or renamed): "
+              f"{', '.join(sorted(wanted, key=natural))}")
+    tested = len(total.seconds)
+    worker_s = sum(total.seconds) / tested if tested else 0.0
+    per_mutant = timing["mutation_s"] / tested if tested and timing["mutation_s"] else None
+    if per_mutant:
+        print(f"\n[mutation] {tested} mutants tested in {timing['mutation_s'] / 60:.1f} min "
+              f"({per_mutant:.1f} s per mutant of wall time with {args.max_children} children; "
+              f"{worker_s:.1f} s per mutant in its worker), {timing['wall_s'] / 60:.1f} min in all")
+    else:
+        print(f"\n[mutation] {tested} mutants tested, {worker_s:.1f} s per mutant in its worker")
+    write_json(args.json, {
+        "bench": "mutation", "machine": info, "max_children": args.max_children, "target": TARGET,
+        "modules": [{"module": r.module.label, "mutants": r.total, **{k.replace(" ", "_"): v for k, v in r.counts.items()},
+                     "equivalent": r.equivalent, "score": r.score} for r in rows],
+        "total": {"mutants": total.total, **{k.replace(" ", "_"): v for k, v in total.counts.items()},
+                  "equivalent": total.equivalent, "score": total.score},
+        "survivors": survivors, "stale_equivalent": sorted(wanted, key=natural),
+        "timing": {**timing, "mutants_tested": tested, "wall_s_per_mutant": per_mutant,
+                   "worker_s_per_mutant": sum(total.seconds) / tested if tested else None},
+    })
+    score = total.score
+    print(f"mutation: {total.counts['killed']} killed, {total.counts['survived'] + total.counts['no tests']} "
+          f"survived, {total.counts['timeout']} timeout, {total.counts['suspicious']} suspicious, "
+          f"{total.counts['skipped']} skipped, {total.equivalent} equivalent, {total.counts['not checked']} not checked "
+          f"of {total.total} mutants; "
+          f"score {pct(score)} (target {TARGET:.0%}: {verdict(score or 0, TARGET)})"
+          + (f" in {timing['wall_s'] / 60:.1f} min" if timing["wall_s"] else ""))
+    return 0
+
+
+def natural(name: str) -> tuple:
+    """Sort key: mutant 2 before mutant 10."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
