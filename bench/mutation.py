@@ -47,7 +47,8 @@ from common import REPO, print_machine, table, verdict, write_json  # noqa: E402
 # The core modules of the issue; a directory stands for every .py file below it.
 MODULES = [
     "pipeline/matching.py",  # matching and ranking
-    "pipeline/model.py",  # the models (becomes the pipeline/models/ package)
+    "pipeline/statistics.py",  # bootstrap intervals
+    "pipeline/models/",  # the models
     "pipeline/similarity.py",  # word similarity
     "pipeline/encoders.py",  # encoder preprocessing
     "pipeline/features.py:load_rgb,_EncodedBatches",  # decoding and preprocessing of images
