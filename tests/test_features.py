@@ -256,7 +256,7 @@ def test_stage_script_end_to_end(tmp_path: Path, images) -> None:
     assert run.returncode == 0, run.stderr
     summary = run.stdout.strip().splitlines()[-1]
     assert summary.startswith("featurize: 5 images encoded, 1 skipped") and "images/s" in summary
-    metrics = json.loads((tmp_path / "metrics" / "features.json").read_text())
+    metrics = json.loads((tmp_path / "results" / "features.json").read_text())
     assert metrics == {"images": 5, "skipped": 1, "dim": 512, "encoder": "resnet18"}
     report = json.loads((tmp_path / "data" / "features" / "report.json").read_text())
     assert [s["image_id"] for s in report["skipped"]] == ["broken"]

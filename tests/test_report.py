@@ -48,7 +48,13 @@ def inputs(tmp_path: Path) -> dict:
     similarity = {side: {"ws353_similarity": benchmark, "analogy": {"accuracy": 0.3, "questions": 10, "oov_questions": 1}}
                   for side in ("pretrained", "iesg")}
     errors = [{"image_id": "x<1>", "truth": "dog", "predicted": "<script>", "type": "synonym"}]
-    metrics = {"matching": matching, "similarity": similarity,
+    matching["iesg"]["image_to_word"]["cos"].update(
+        ci={"p1": [0.21, 0.39], "p5": [0.4, 0.6], "p10": [0.7, 0.8]},
+        vs_l2={"p1": {"diff": 0.05, "ci": [0.01, 0.09]}})
+    matching["iesg"]["image_to_word"]["dot"]["vs_l2"] = {"p1": {"diff": -0.02, "ci": [-0.06, 0.02]}}
+    similarity["iesg"]["ws353_similarity"] = {**benchmark, "spearman": 0.6, "ci": [0.5, 0.7],
+                                              "vs_pretrained": {"diff": -0.05, "ci": [-0.09, -0.01]}}
+    metrics = {"data": {"image_pool": "heldout"}, "matching": matching, "similarity": similarity,
                "errors": {"sparsity": 0.0, "synonym": 1.0, "confusion": 0.0, "other": 0.0, "errors": 1}}
     frequency = {m: {d: [{"bucket": "<100", "p1": 0.5, "pairs": 2}, {"bucket": ">=100", "p1": None, "pairs": 0}]
                      for d in ("image_to_word", "word_to_image")} for m in ("l2", "iesg")}
@@ -80,6 +86,11 @@ def test_report_parses_and_references_existing_thumbnails(tmp_path, inputs):
     assert "62.9/80.1/85.8" in text and "28.3/46.6/56.9" in text and "0.702" in text
     assert "<script>" in text  # escaped in the markup, so it comes back as text
     assert "25.0" in text and "30.0" in text
+    assert "[21.0, 39.0]" in text and "heldout images" in text  # the interval and the word -> image pool
+    html = index.read_text(encoding="utf-8")
+    # Differences are bold only where their interval excludes zero.
+    assert "<b>5.0 <span" in html and "<b>-2.0" not in html and "-2.0 <span" in html
+    assert "<b>-0.050 <span" in html
     assert (index.parent / "examples.json").is_file() and (index.parent / "errors.json").is_file()
 
 
