@@ -92,12 +92,12 @@ class ContrastiveParams:
     init: Literal["l2", "normal"] = "l2"
     l2_ridge: float = 0.01
     optimizer: Literal["adam", "sgd"] = "adam"
-    lr: float = 1e-3
-    word_lr: float = 1e-3
+    lr: float = 0.01
+    word_lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 0.0
-    batch_size: int = 256
-    epochs: int = 20
+    batch_size: int = 128
+    epochs: int = 30
     patience: int = 3
     normalize_features: bool = True
     center_features: bool = True

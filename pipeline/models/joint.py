@@ -69,25 +69,25 @@ weight_decay, batch_size, epochs, patience, normalize_features, center_features
         the image loss on the mapped words' input vectors.
     """
 
-    text_pairs_per_epoch: int = 2_000_000
+    text_pairs_per_epoch: int = 300_000
     text_batch_size: int = 4096
     text_lr: float = 0.0025
     window: int = 5
     negatives: int = 5
     sample: float = 1e-3
-    anchor: float = 0.0
+    anchor: float = 1.0
     energy: Energy = "cos"
     temperature: float = 0.07
     learn_temperature: bool = True
     init: Literal["l2", "normal"] = "l2"
     l2_ridge: float = 0.01
     optimizer: Literal["adam", "sgd"] = "adam"
-    lr: float = 1e-3
-    word_lr: float = 1e-3
+    lr: float = 0.01
+    word_lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 0.0
-    batch_size: int = 256
-    epochs: int = 20
+    batch_size: int = 128
+    epochs: int = 30
     patience: int = 3
     normalize_features: bool = True
     center_features: bool = True
