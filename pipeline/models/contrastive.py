@@ -1,0 +1,332 @@
+"""Contrastive grounding: the image projection trained with a symmetric, masked InfoNCE loss.
+
+A batch of training images is projected, ``v = (prepare(f) - center) @ W``, and scored against the
+mapped words (every word with a link) with a learnable temperature, ``logit = s * E(v, t)``
+(``s = 1 / temperature``, ``E`` the cosine or the inner product). Two directions, averaged:
+
+- image -> word: each image against every mapped word;
+- word -> image: each word linked to an image of the batch against the images of the batch.
+
+Both are multi-positive: for a link ``(image, word)`` the loss is
+``-log(exp(l_iw) / (exp(l_iw) + sum_n exp(l_in)))`` where the negatives ``n`` exclude every other
+positive, so an image's other linked words (its hypernyms, ``dog`` and ``animal`` beside ``beagle``)
+are never its negatives, and images that share a word are never negatives for that word
+(:func:`masked_info_nce`). The loss is averaged over the links of the batch.
+
+Words are either frozen (the pretrained space, what zero-shot needs) or learnable (grounded); the
+learnable rows are pulled toward their pretrained vectors by ``anchor * mean ||t - t_0||^2``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from pipeline.errors import PipelineError
+from pipeline.models.base import (
+    EarlyStopping, EpochLog, GroundingData, Projection, Trained, TrainingInputs, prepare_features,
+    training_center, validation_p1,
+)
+
+Energy = Literal["dot", "cos"]
+MAX_SCALE = 100.0
+"""Upper bound of the logit scale ``1 / temperature`` (CLIP's clamp)."""
+
+
+@dataclass(frozen=True)
+class ContrastiveParams:
+    """Hyper-parameters of the contrastive model (``train.contrastive`` / ``train.contrastive_frozen``).
+
+    Parameters
+    ----------
+    update_words : bool
+        Learn the mapped words' vectors (grounded words, scored as ``words: own``) or keep the
+        pretrained ones frozen (the pretrained space: what zero-shot needs).
+    anchor : float
+        Weight of ``mean over mapped words ||t - t_0||^2`` pulling learnable words toward their
+        pretrained vectors ``t_0`` (ignored when ``update_words`` is false).
+    energy : {"cos", "dot"}
+        ``E`` of the logits; also the score of the validation P@1.
+    temperature : float
+        Initial temperature (logits are ``E / temperature``; CLIP starts at 0.07).
+    learn_temperature : bool
+        Learn the temperature (its log, clamped to ``1 / temperature <= 100``) or keep it fixed.
+    init : {"l2", "normal"}
+        ``W`` starts from the ridge regression of the pretrained word vectors on the prepared
+        features (the L2 baseline in the same space) or Gaussian (std ``1 / sqrt(D)``).
+    l2_ridge : float
+        Ridge of that start, as a share of the mean diagonal of ``F^T F`` (as ``train.l2.ridge``).
+    optimizer : {"adam", "sgd"}
+        Adam, or SGD with ``momentum``, for ``W``, the temperature and the learnable words.
+    lr : float
+        Learning rate of ``W`` and the temperature.
+    word_lr : float
+        Learning rate of the learnable word vectors.
+    momentum : float
+        SGD momentum (``optimizer: sgd`` only).
+    weight_decay : float
+        L2 penalty on ``W``.
+    batch_size : int
+        Training images per step (the word -> image direction ranks within the batch).
+    epochs : int
+        Passes over the training images.
+    patience : int
+        Early stopping: stop after this many epochs without a better validation P@1 and keep the
+        best epoch's parameters (0 disables it and keeps the last epoch).
+    normalize_features : bool
+        Scale each CNN feature to unit L2 norm before projecting.
+    center_features : bool
+        Subtract the mean (prepared) training feature before projecting.
+    """
+
+    update_words: bool = True
+    anchor: float = 1.0
+    energy: Energy = "cos"
+    temperature: float = 0.07
+    learn_temperature: bool = True
+    init: Literal["l2", "normal"] = "l2"
+    l2_ridge: float = 0.01
+    optimizer: Literal["adam", "sgd"] = "adam"
+    lr: float = 0.01
+    word_lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 128
+    epochs: int = 30
+    patience: int = 3
+    normalize_features: bool = True
+    center_features: bool = True
+
+    def validate(self) -> None:
+        check_common(self, "contrastive")
+
+
+def check_common(params: ContrastiveParams | object, name: str) -> None:
+    """The checks :class:`ContrastiveParams` and the joint model's params share; ValueError, one line."""
+    for field_name in ("batch_size", "epochs"):
+        if getattr(params, field_name) < 1:
+            raise ValueError(f"{name}.{field_name} must be >= 1, got {getattr(params, field_name)}")
+    for field_name in ("lr", "word_lr", "temperature"):
+        if not getattr(params, field_name) > 0:
+            raise ValueError(f"{name}.{field_name} must be > 0, got {getattr(params, field_name)}")
+    for field_name in ("anchor", "weight_decay", "l2_ridge", "patience"):
+        if getattr(params, field_name) < 0:
+            raise ValueError(f"{name}.{field_name} must be >= 0, got {getattr(params, field_name)}")
+    if params.temperature < 1 / MAX_SCALE:  # type: ignore[attr-defined]
+        raise ValueError(f"{name}.temperature must be >= {1 / MAX_SCALE}, got {params.temperature}")  # type: ignore[attr-defined]
+    if not 0 <= params.momentum < 1:  # type: ignore[attr-defined]
+        raise ValueError(f"{name}.momentum must be in [0, 1), got {params.momentum}")  # type: ignore[attr-defined]
+    choices = {"energy": ("dot", "cos"), "init": ("l2", "normal"), "optimizer": ("adam", "sgd")}
+    for field_name, allowed in choices.items():
+        if getattr(params, field_name) not in allowed:
+            raise ValueError(f"{name}.{field_name} must be one of {', '.join(allowed)}, got {getattr(params, field_name)!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# The loss
+
+
+def masked_info_nce(logits: torch.Tensor, positive: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Multi-positive InfoNCE of each row's positives against the row's non-positive columns.
+
+    For every positive ``(r, c)``: ``log(exp(l_rc) + sum_{j not positive in r} exp(l_rj)) - l_rc``;
+    the other positives of row ``r`` are never in the denominator. A positive with no negative in
+    its row costs 0.
+
+    Parameters
+    ----------
+    logits : Tensor (n, m)
+    positive : bool Tensor (n, m)
+
+    Returns
+    -------
+    (Tensor, int)
+        The summed loss over the positives (a scalar) and their number.
+    """
+    negatives = logits.masked_fill(positive, -math.inf)
+    negative_lse = torch.logsumexp(negatives, dim=1, keepdim=True)  # -inf where a row has no negative
+    per_pair = torch.logaddexp(logits, negative_lse) - logits
+    per_pair = torch.where(positive, per_pair, torch.zeros_like(per_pair))
+    return per_pair.sum(), int(positive.sum())
+
+
+def energy_matrix(images: torch.Tensor, words: torch.Tensor, kind: Energy) -> torch.Tensor:
+    """(n, m) energies of n projected images and m word vectors."""
+    if kind == "cos":
+        images = torch.nn.functional.normalize(images, dim=1)
+        words = torch.nn.functional.normalize(words, dim=1)
+    return images @ words.T
+
+
+def symmetric_loss(logits: torch.Tensor, positive: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """Mean of the image -> word and word -> image masked InfoNCE losses of one batch.
+
+    ``logits`` and ``positive`` are (batch images, mapped words). Image -> word ranks every column
+    for each image; word -> image ranks the batch's images for each word linked to one of them.
+
+    Returns
+    -------
+    (Tensor, float)
+        The loss and the share of batch images whose top-scored word is one of theirs.
+    """
+    i2w, pairs = masked_info_nce(logits, positive)
+    present = positive.any(0)
+    w2i, _ = masked_info_nce(logits[:, present].T, positive[:, present].T)
+    loss = (i2w + w2i) / (2 * max(pairs, 1))
+    hits = positive.gather(1, logits.argmax(1, keepdim=True)).float().mean()
+    return loss, float(hits)
+
+
+# --------------------------------------------------------------------------------------------
+# Shared set-up
+
+
+@dataclass
+class Batches:
+    """The training images and the (image, mapped word) incidence they are scored with.
+
+    ``mapped`` are the vocabulary indices of the mapped words (the columns); ``incidence`` is the
+    (n_images, n_mapped) bool matrix of every link (all splits; only training rows are used).
+    """
+
+    train_images: np.ndarray
+    mapped: np.ndarray
+    incidence: torch.Tensor
+
+    @classmethod
+    def build(cls, data: GroundingData) -> Batches:
+        words, _ = data.training_links()
+        mapped = data.mapped_words()
+        column = np.searchsorted(mapped, data.link_words)
+        incidence = torch.zeros(len(data.features), len(mapped), dtype=torch.bool)
+        incidence[torch.from_numpy(data.link_images), torch.from_numpy(column)] = True
+        train_images = np.flatnonzero((data.split == "train") & incidence.any(1).numpy())
+        if len(train_images) == 0 or len(np.unique(words)) == 0:
+            raise PipelineError("links.csv: no link has a training image; check the map_images split")
+        return cls(train_images, mapped, incidence)
+
+
+def ridge_start(features: np.ndarray, data: GroundingData, word_vectors: np.ndarray, ridge: float) -> np.ndarray:
+    """Ridge regression of the linked word vectors on the prepared features of the training links."""
+    words, images = data.training_links()
+    dim = features.shape[1]
+    image_ids, counts = np.unique(images, return_counts=True)
+    prepared = features.astype(np.float64)
+    gram = prepared[image_ids].T @ (prepared[image_ids] * counts[:, None])
+    penalty = ridge * np.trace(gram) / dim
+    target = prepared[images].T @ word_vectors[words].astype(np.float64)
+    return np.linalg.solve(gram + max(penalty, 1e-8) * np.eye(dim), target).astype(np.float32)
+
+
+def initial_projection(features: np.ndarray, data: GroundingData, word_vectors: np.ndarray,
+                       params: ContrastiveParams | object) -> torch.Tensor:
+    """``W`` at the start: the ridge solution or a seeded Gaussian (torch's global generator)."""
+    if params.init == "l2":  # type: ignore[attr-defined]
+        return torch.from_numpy(ridge_start(features, data, word_vectors, params.l2_ridge))  # type: ignore[attr-defined]
+    return torch.randn(features.shape[1], word_vectors.shape[1]) / math.sqrt(features.shape[1])
+
+
+def make_optimizer(groups: list[dict], params: ContrastiveParams | object) -> torch.optim.Optimizer:
+    """Adam or momentum SGD over parameter groups (each with its own ``lr``)."""
+    if params.optimizer == "adam":  # type: ignore[attr-defined]
+        return torch.optim.Adam(groups)
+    return torch.optim.SGD(groups, momentum=params.momentum)  # type: ignore[attr-defined]
+
+
+def logit_scale_of(params: ContrastiveParams | object) -> torch.Tensor:
+    """The log of ``1 / temperature``, a leaf that requires grad when the temperature is learnt."""
+    start = math.log(1 / params.temperature)  # type: ignore[attr-defined]
+    return torch.tensor(start, dtype=torch.float32, requires_grad=bool(params.learn_temperature))  # type: ignore[attr-defined]
+
+
+def scale_value(log_scale: torch.Tensor) -> torch.Tensor:
+    """``exp(log_scale)`` clamped to ``MAX_SCALE``."""
+    return log_scale.clamp(max=math.log(MAX_SCALE)).exp()
+
+
+# --------------------------------------------------------------------------------------------
+# The model
+
+
+def train(inputs: TrainingInputs, params: ContrastiveParams, seed: int) -> Trained:
+    """Train the contrastive projection (and, with ``update_words``, the mapped words' vectors).
+
+    Returns
+    -------
+    Trained
+        ``Projection(W, center, normalize_features, words)`` with ``words`` ``own`` when the
+        words are learnt (then ``word_vectors`` is the whole vocabulary with the mapped rows
+        replaced) else ``pretrained`` (``word_vectors`` None); one :class:`EpochLog` per epoch
+        (``val_p1``: full ranking of the val images among the mapped words by ``params.energy``);
+        ``kept_epoch`` the epoch kept by early stopping.
+    """
+    params.validate()
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    data = inputs.data
+    batches = Batches.build(data)
+    pretrained = np.asarray(inputs.vectors.vectors, dtype=np.float32)
+    center = training_center(data, params.normalize_features, params.center_features)
+    prepared = prepare_features(data.features, params.normalize_features, center)
+    features = torch.from_numpy(np.ascontiguousarray(prepared))
+
+    projection = initial_projection(prepared, data, pretrained, params).requires_grad_(True)
+    log_scale = logit_scale_of(params)
+    start_words = torch.from_numpy(pretrained[batches.mapped].copy())
+    words = start_words.clone().requires_grad_(params.update_words)
+    groups = [{"params": [projection], "lr": params.lr, "weight_decay": params.weight_decay}]
+    if params.learn_temperature:
+        groups.append({"params": [log_scale], "lr": params.lr, "weight_decay": 0.0})
+    if params.update_words:
+        groups.append({"params": [words], "lr": params.word_lr, "weight_decay": 0.0})
+    optimizer = make_optimizer(groups, params)
+
+    def snapshot() -> tuple[np.ndarray, np.ndarray]:
+        return projection.detach().numpy().copy(), words.detach().numpy().copy()
+
+    def word_matrix(mapped_rows: np.ndarray) -> np.ndarray:
+        full = pretrained.copy()
+        full[batches.mapped] = mapped_rows
+        return full
+
+    stopper = EarlyStopping(params.patience)
+    logs: list[EpochLog] = []
+    n_train = len(batches.train_images)
+    for epoch in range(1, params.epochs + 1):
+        order = batches.train_images[rng.permutation(n_train)]
+        total, hits, steps = 0.0, 0.0, 0
+        for start in tqdm(range(0, n_train, params.batch_size), desc=f"contrastive epoch {epoch}/{params.epochs}",
+                          unit="batch", mininterval=1, leave=False):
+            rows = torch.from_numpy(order[start:start + params.batch_size])
+            v = features[rows] @ projection
+            logits = scale_value(log_scale) * energy_matrix(v, words, params.energy)
+            loss, hit = symmetric_loss(logits, batches.incidence[rows])
+            if params.update_words and params.anchor:
+                loss = loss + params.anchor * (words - start_words).pow(2).sum(1).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach())
+            hits += hit
+            steps += 1
+        current, mapped_rows = snapshot()
+        word_vectors = word_matrix(mapped_rows)
+        val_p1 = validation_p1(prepared @ current, word_vectors, data, params.energy)
+        logs.append(EpochLog("contrastive", epoch, total / steps, hits / steps, val_p1))
+        if stopper.update(epoch, val_p1, (current, mapped_rows)):
+            break
+    current, mapped_rows = stopper.best_state
+    return Trained(
+        projection=Projection(current, center, params.normalize_features,
+                              "own" if params.update_words else "pretrained"),
+        word_vectors=word_matrix(mapped_rows) if params.update_words else None,
+        log=logs,
+        kept_epoch=stopper.best_epoch,
+        summary={"temperature": round(float(1 / scale_value(log_scale.detach())), 5),
+                 "epochs_run": len(logs)},
+    )

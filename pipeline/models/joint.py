@@ -1,0 +1,259 @@
+"""Joint grounding: skip-gram with negative sampling on the corpus and the contrastive image loss,
+trained together on one set of learnable word vectors.
+
+IESG's idea done so that the words stay a text space (the anchor is MMSKIP-GRAM, Lazaridou, Pham and
+Baroni 2015: skip-gram plus a visual term on the words that have images). Every word's input vector
+``e`` and output vector ``u`` start from word2vec's and keep learning the corpus objective
+
+    -log sigma(u_o . e_c) - sum_n log sigma(-u_n . e_c)
+
+over ``(centre, context)`` pairs of the corpus windows (negatives ``n`` from the unigram^0.75
+distribution, frequent words down-sampled as word2vec does), while the image projection ``W`` and the
+mapped words' input vectors learn the symmetric masked InfoNCE of :mod:`pipeline.models.contrastive`.
+The image loss moves the mapped words; the text loss moves their contexts' output vectors, and
+through those every word that shares contexts with them: grounding reaches the whole vocabulary
+through the text, while the text holds the space together.
+
+The text updates are word2vec's: plain SGD on the per-pair loss, gradients computed in closed form
+and added to the touched rows only (``index_add_``), in batches of ``text_batch_size`` pairs; at
+most ``text_pairs_per_epoch`` pairs per epoch, interleaved with the image steps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from pipeline.errors import PipelineError
+from pipeline.models.base import (
+    EarlyStopping, EpochLog, Projection, Trained, TrainingInputs, prepare_features, training_center,
+    validation_p1,
+)
+from pipeline.models.contrastive import (
+    Batches, Energy, check_common, energy_matrix, initial_projection, logit_scale_of, make_optimizer,
+    scale_value, symmetric_loss,
+)
+
+
+@dataclass(frozen=True)
+class JointParams:
+    """Hyper-parameters of the joint model (``train.joint``); every word is learnable.
+
+    Parameters
+    ----------
+    text_pairs_per_epoch : int
+        Skip-gram ``(centre, context)`` pairs drawn per epoch (bounds the text cost; 0 trains the
+        image loss alone, an ablation).
+    text_batch_size : int
+        Pairs per text step.
+    text_lr : float
+        SGD learning rate of the text loss (summed over the pairs of a step, as word2vec's
+        per-pair updates; word2vec itself decays 0.025 to 0.0001).
+    window : int
+        Context window: the context is drawn uniformly within ``window`` words of the centre.
+    negatives : int
+        Negative words per pair (unigram^0.75).
+    sample : float
+        word2vec's down-sampling of frequent words (0 keeps all).
+    anchor : float
+        Weight of ``mean over mapped words ||e - e_0||^2`` in the image loss (0: only the text
+        holds the words).
+    energy, temperature, learn_temperature, init, l2_ridge, optimizer, lr, word_lr, momentum, \
+weight_decay, batch_size, epochs, patience, normalize_features, center_features
+        As in :class:`~pipeline.models.contrastive.ContrastiveParams`; ``word_lr`` is the rate of
+        the image loss on the mapped words' input vectors.
+    """
+
+    text_pairs_per_epoch: int = 300_000
+    text_batch_size: int = 4096
+    text_lr: float = 0.0025
+    window: int = 5
+    negatives: int = 5
+    sample: float = 1e-3
+    anchor: float = 1.0
+    energy: Energy = "cos"
+    temperature: float = 0.07
+    learn_temperature: bool = True
+    init: Literal["l2", "normal"] = "l2"
+    l2_ridge: float = 0.01
+    optimizer: Literal["adam", "sgd"] = "adam"
+    lr: float = 0.01
+    word_lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 128
+    epochs: int = 30
+    patience: int = 3
+    normalize_features: bool = True
+    center_features: bool = True
+
+    def validate(self) -> None:
+        check_common(self, "joint")
+        for name in ("text_batch_size", "window", "negatives"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"joint.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("text_pairs_per_epoch", "sample"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"joint.{name} must be >= 0, got {getattr(self, name)}")
+        if not self.text_lr > 0:
+            raise ValueError(f"joint.text_lr must be > 0, got {self.text_lr}")
+
+
+class SkipGramPairs:
+    """Draws skip-gram ``(centre, context, negatives)`` index arrays from the encoded corpus."""
+
+    def __init__(self, tokens: np.ndarray, counts: np.ndarray) -> None:
+        self.tokens = np.asarray(tokens, dtype=np.int64)
+        self.tokens = self.tokens[self.tokens >= 0]
+        self.counts = np.asarray(counts, dtype=np.float64)
+        weights = self.counts ** 0.75
+        self.negative_cdf = np.cumsum(weights / max(weights.sum(), 1e-300))
+
+    def keep_probability(self, sample: float) -> np.ndarray:
+        """word2vec's chance of keeping each vocabulary word in the down-sampled stream."""
+        frequency = self.counts / max(self.counts.sum(), 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            keep = (np.sqrt(frequency / sample) + 1) * sample / frequency
+        return np.nan_to_num(np.minimum(1.0, keep), nan=1.0)
+
+    def draw(self, rng: np.random.Generator, n_pairs: int, window: int, negatives: int,
+             sample: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``n_pairs`` (or fewer, near the corpus edges) pairs from uniformly drawn centre positions."""
+        stream = self.tokens
+        if sample > 0:
+            stream = stream[rng.random(len(stream)) < self.keep_probability(sample)[stream]]
+        if len(stream) < 2 or n_pairs == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros((0, negatives), dtype=np.int64)
+        positions = rng.integers(0, len(stream), n_pairs)
+        offsets = rng.integers(1, window + 1, n_pairs) * rng.choice(np.array([-1, 1]), n_pairs)
+        context = positions + offsets
+        inside = (context >= 0) & (context < len(stream))
+        positions, context = positions[inside], context[inside]
+        noise = np.searchsorted(self.negative_cdf, rng.random((len(positions), negatives)))
+        return stream[positions], stream[context], np.minimum(noise, len(self.counts) - 1)
+
+
+def skip_gram_step(words_in: torch.Tensor, words_out: torch.Tensor, centre: torch.Tensor,
+                   context: torch.Tensor, noise: torch.Tensor, lr: float) -> float:
+    """One SGD step of negative-sampling skip-gram on a batch of pairs; returns the summed loss.
+
+    Gradients are computed in closed form on the gathered rows (every pair's loss is summed, as
+    word2vec's per-pair updates) and added to the rows they belong to, duplicates summed.
+    """
+    e = words_in[centre]                                    # (n, d)
+    rows = torch.cat([context.unsqueeze(1), noise], 1)      # (n, 1 + k)
+    u = words_out[rows]                                     # (n, 1 + k, d)
+    score = torch.einsum("nd,nkd->nk", e, u)
+    label = torch.zeros_like(score)
+    label[:, 0] = 1.0
+    signed = torch.where(label > 0, score, -score)
+    loss = float(-torch.nn.functional.logsigmoid(signed).sum())
+    g = torch.sigmoid(score) - label                        # d loss / d score
+    grad_e = torch.einsum("nk,nkd->nd", g, u)
+    grad_u = g.unsqueeze(2) * e.unsqueeze(1)
+    words_in.index_add_(0, centre, grad_e, alpha=-lr)
+    words_out.index_add_(0, rows.reshape(-1), grad_u.reshape(-1, e.shape[1]), alpha=-lr)
+    return loss
+
+
+def train(inputs: TrainingInputs, params: JointParams, seed: int) -> Trained:
+    """Train skip-gram and the contrastive image loss together; every word learnable.
+
+    Returns
+    -------
+    Trained
+        ``Projection(W, center, normalize_features, "own")``; ``word_vectors`` the whole vocabulary's
+        (V, d) input vectors; one :class:`EpochLog` per epoch (``loss``: the image loss,
+        ``active_share``: the share of batch images whose top word is theirs, ``val_p1`` by
+        ``params.energy`` against the model's own vectors); ``summary["text_loss"]``: the mean
+        skip-gram loss per pair of every epoch.
+    """
+    params.validate()
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    data = inputs.data
+    batches = Batches.build(data)
+    pretrained = np.asarray(inputs.vectors.vectors, dtype=np.float32)
+    output = np.asarray(inputs.output_vectors, dtype=np.float32)
+    if output.shape != pretrained.shape:
+        raise PipelineError(
+            f"word2vec model: output vectors {output.shape} do not match the input vectors {pretrained.shape}; "
+            "rerun pretrain"
+        )
+    pairs = SkipGramPairs(inputs.tokens, inputs.counts)
+    if params.text_pairs_per_epoch and len(pairs.tokens) < 2:
+        raise PipelineError("corpus: fewer than 2 in-vocabulary tokens, no skip-gram pair to train on; "
+                            "rerun fetch_corpus and pretrain")
+    center = training_center(data, params.normalize_features, params.center_features)
+    prepared = prepare_features(data.features, params.normalize_features, center)
+    features = torch.from_numpy(np.ascontiguousarray(prepared))
+
+    words_in = torch.from_numpy(pretrained.copy())
+    words_out = torch.from_numpy(output.copy())
+    mapped = torch.from_numpy(batches.mapped)
+    start_mapped = words_in[mapped].clone()
+    projection = initial_projection(prepared, data, pretrained, params).requires_grad_(True)
+    log_scale = logit_scale_of(params)
+    mapped_words = start_mapped.clone().requires_grad_(True)
+    groups = [{"params": [projection], "lr": params.lr, "weight_decay": params.weight_decay},
+              {"params": [mapped_words], "lr": params.word_lr, "weight_decay": 0.0}]
+    if params.learn_temperature:
+        groups.append({"params": [log_scale], "lr": params.lr, "weight_decay": 0.0})
+    optimizer = make_optimizer(groups, params)
+
+    stopper = EarlyStopping(params.patience)
+    logs: list[EpochLog] = []
+    text_losses: list[float] = []
+    n_train = len(batches.train_images)
+    image_steps = math.ceil(n_train / params.batch_size)
+    for epoch in range(1, params.epochs + 1):
+        order = batches.train_images[rng.permutation(n_train)]
+        centre, context, noise = (torch.from_numpy(a) for a in pairs.draw(
+            rng, params.text_pairs_per_epoch, params.window, params.negatives, params.sample))
+        text_batches = math.ceil(len(centre) / params.text_batch_size)
+        total, hits, text_total, done = 0.0, 0.0, 0.0, 0
+        with torch.no_grad():
+            for step in tqdm(range(image_steps), desc=f"joint epoch {epoch}/{params.epochs}", unit="step",
+                             mininterval=1, leave=False):
+                for t in range(step * text_batches // image_steps, (step + 1) * text_batches // image_steps):
+                    chunk = slice(t * params.text_batch_size, (t + 1) * params.text_batch_size)
+                    text_total += skip_gram_step(words_in, words_out, centre[chunk], context[chunk],
+                                                 noise[chunk], params.text_lr)
+                mapped_words.copy_(words_in[mapped])  # the text steps moved them too
+                rows = torch.from_numpy(order[step * params.batch_size:(step + 1) * params.batch_size])
+                with torch.enable_grad():
+                    v = features[rows] @ projection
+                    logits = scale_value(log_scale) * energy_matrix(v, mapped_words, params.energy)
+                    loss, hit = symmetric_loss(logits, batches.incidence[rows])
+                    if params.anchor:
+                        loss = loss + params.anchor * (mapped_words - start_mapped).pow(2).sum(1).mean()
+                    optimizer.zero_grad()
+                    loss.backward()
+                optimizer.step()
+                words_in[mapped] = mapped_words
+                total += float(loss)
+                hits += hit
+                done += 1
+        current = projection.detach().numpy().copy()
+        vectors = words_in.numpy().copy()
+        val_p1 = validation_p1(prepared @ current, vectors, data, params.energy)
+        text_losses.append(text_total / max(len(centre), 1))
+        logs.append(EpochLog("joint", epoch, total / done, hits / done, val_p1))
+        if stopper.update(epoch, val_p1, (current, vectors)):
+            break
+    current, vectors = stopper.best_state
+    return Trained(
+        projection=Projection(current, center, params.normalize_features, "own"),
+        word_vectors=vectors,
+        log=logs,
+        kept_epoch=stopper.best_epoch,
+        summary={"text_loss": [round(x, 5) for x in text_losses],
+                 "temperature": round(float(1 / scale_value(log_scale.detach())), 5),
+                 "epochs_run": len(logs)},
+    )

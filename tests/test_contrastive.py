@@ -1,0 +1,219 @@
+"""The contrastive model: its masked InfoNCE loss and its training on tiny hand-made data."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from gensim.models import KeyedVectors
+
+from pipeline.errors import PipelineError
+from pipeline.models import base
+from pipeline.models.contrastive import ContrastiveParams, masked_info_nce, symmetric_loss, train
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """As the train stage runs: tiny batches only lose to intra-op threads (and a busy machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make_inputs(data: base.GroundingData, vectors: np.ndarray, tokens=None, counts=None) -> base.TrainingInputs:
+    keyed = KeyedVectors(vectors.shape[1])
+    keyed.add_vectors([f"w{i}" for i in range(len(vectors))], vectors.astype(np.float32))
+    tokens = np.zeros(0, dtype=np.int64) if tokens is None else tokens
+    counts = np.ones(len(vectors), dtype=np.int64) if counts is None else counts
+    return base.TrainingInputs(keyed, vectors.astype(np.float32).copy(), data, {}, tokens, counts)
+
+
+def near_pairs_world(seed: int = 0, pairs: int = 10, dim: int = 16, per: int = 30, gap: float = 0.05,
+                     noise: float = 0.3):
+    """Concepts in pairs whose word vectors differ only by a small ``gap`` direction, images that tell
+    every concept apart (a noisy one-hot code), and 10 unlinked filler words.
+
+    The known answer: a ridge regression onto the word vectors (L2) lands between the two near-equal
+    words of a pair, while a ranking loss can single out the direction that separates them."""
+    rng = np.random.default_rng(seed)
+    centre, delta = rng.normal(size=(pairs, dim)), rng.normal(size=(pairs, dim))
+    vectors = np.concatenate([centre + gap * delta, centre - gap * delta, rng.normal(size=(10, dim))])
+    concept = np.repeat(np.arange(2 * pairs), per)
+    features = np.eye(2 * pairs)[concept] + noise * rng.normal(size=(len(concept), 2 * pairs))
+    split = np.array((["train"] * (per - 10) + ["val"] * 5 + ["test"] * 5) * 2 * pairs)
+    data = base.GroundingData(features.astype(np.float32), split, concept.astype(np.int64),
+                              np.arange(len(concept), dtype=np.int64))
+    return make_inputs(data, vectors)
+
+
+def hierarchy_world(seed: int = 0, leaves: int = 12, dim: int = 8, per: int = 6):
+    """Leaf words with images, and two hypernyms: every image is linked to its leaf and to the
+    hypernym of its half (as map_images links ``dog`` and ``animal`` beside ``beagle``)."""
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(leaves + 2 + 5, dim))
+    concept = np.repeat(np.arange(leaves), per)
+    features = vectors[concept] @ rng.normal(size=(dim, 12)) + 0.3 * rng.normal(size=(len(concept), 12))
+    split = np.array((["train"] * (per - 2) + ["val", "test"]) * leaves)
+    images = np.arange(len(concept))
+    hypernym = leaves + (concept >= leaves // 2)
+    data = base.GroundingData(features.astype(np.float32), split,
+                              np.concatenate([concept, hypernym]).astype(np.int64),
+                              np.concatenate([images, images]).astype(np.int64))
+    return make_inputs(data, vectors)
+
+
+# --------------------------------------------------------------------------------------------
+# The loss
+
+
+def lse(*values: float) -> float:
+    return math.log(sum(math.exp(v) for v in values))
+
+
+def test_masked_info_nce_never_uses_another_positive_as_a_negative():
+    # Words: 0 beagle, 1 dog (its hypernym), 2 cat. Image A: beagle + dog; image B: dog; image C: cat.
+    logits = torch.tensor([[2.0, 1.0, 0.5],
+                           [0.3, 1.5, -1.0],
+                           [0.2, 0.7, 1.2]])
+    positive = torch.tensor([[True, True, False],
+                             [False, True, False],
+                             [False, False, True]])
+    (a0, a1, a2), (b0, b1, b2), (c0, c1, c2) = logits.tolist()
+    # image -> word: a positive is ranked against the image's non-linked words only.
+    i2w = [lse(a0, a2) - a0, lse(a1, a2) - a1,           # A: beagle and dog never each other's negative
+           lse(b1, b0, b2) - b1,                          # B: dog against beagle and cat
+           lse(c2, c0, c1) - c2]                          # C: cat against beagle and dog
+    # word -> image: for each word, its images against the batch images not linked to it.
+    w2i = [lse(a0, b0, c0) - a0,                          # beagle: A against B and C
+           lse(a1, c1) - a1, lse(b1, c1) - b1,            # dog: A and B share it, never each other's negative
+           lse(c2, a2, b2) - c2]                          # cat: C against A and B
+    expected = (sum(i2w) + sum(w2i)) / (2 * 4)
+    loss, hits = symmetric_loss(logits, positive)
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    assert hits == pytest.approx(1.0)                     # every row's top word is one of its own
+
+    # The hypernym's logit enters only its own pair's term: the gradient of the image -> word loss
+    # with respect to logit (A, dog) is that of lse(a1, a2) - a1 alone; beagle's term adds nothing.
+    total, count = masked_info_nce(logits, positive)
+    assert count == 4 and total.item() == pytest.approx(sum(i2w), rel=1e-6)
+    leaf = logits.clone().requires_grad_(True)
+    masked_info_nce(leaf, positive)[0].backward()
+    assert leaf.grad[0, 1].item() == pytest.approx(math.exp(a1) / math.exp(lse(a1, a2)) - 1, rel=1e-6)
+    assert leaf.grad[0, 2].item() > 0 and leaf.grad[1, 0].item() > 0  # true negatives are pushed down
+
+
+def test_a_positive_without_negatives_costs_nothing():
+    total, count = masked_info_nce(torch.tensor([[3.0, -2.0]]), torch.tensor([[True, True]]))
+    assert total.item() == 0.0 and count == 2
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+
+
+def test_contrastive_beats_l2_when_words_differ_in_a_small_direction():
+    from pipeline.model import L2Params, train_l2
+
+    wins = []
+    for seed in range(3):
+        inputs = near_pairs_world(seed)
+        data, vectors = inputs.data, inputs.vectors.vectors
+        l2 = train_l2(data, vectors, L2Params(0.01, True, True))
+        l2_p1 = base.validation_p1(l2.project(data.features), vectors, data, "cos", split="test")
+        trained = train(inputs, ContrastiveParams(update_words=False, epochs=30, patience=0, batch_size=32,
+                                                  lr=0.03), seed=seed)
+        p1 = base.validation_p1(trained.projection.project(data.features), vectors, data, "cos", split="test")
+        wins.append(p1 - l2_p1)
+    assert min(wins) > 0, wins
+
+
+def test_learns_a_hierarchy_without_fighting_the_hypernyms():
+    inputs = hierarchy_world()
+    data = inputs.data
+    trained = train(inputs, ContrastiveParams(update_words=False, epochs=40, patience=0, batch_size=16, lr=0.01,
+                                              init="normal"), seed=0)
+    assert trained.log[-1].loss < trained.log[0].loss
+    # P@1 among the mapped words (the leaf or its hypernym counts), far above the chance of 2/14.
+    assert base.validation_p1(trained.projection.project(data.features), inputs.vectors.vectors, data, "cos",
+                              split="test") >= 0.5
+
+
+def test_frozen_words_stay_exactly_the_pretrained_ones():
+    inputs = hierarchy_world()
+    before = inputs.vectors.vectors.copy()
+    trained = train(inputs, ContrastiveParams(update_words=False, epochs=3), seed=0)
+    assert trained.word_vectors is None and trained.projection.words == "pretrained"
+    assert np.array_equal(inputs.vectors.vectors, before)
+    kept = trained.log[trained.kept_epoch - 1]
+    assert kept.val_p1 == base.validation_p1(trained.projection.project(inputs.data.features), before,
+                                             inputs.data, "cos")
+
+
+def test_learnable_words_move_and_a_large_anchor_keeps_them_closer():
+    inputs = hierarchy_world()
+    pretrained = inputs.vectors.vectors.copy()
+    mapped = inputs.data.mapped_words()
+    unmapped = np.setdiff1d(np.arange(len(pretrained)), mapped)
+    distance = {}
+    for anchor in (0.0, 10.0):
+        trained = train(inputs, ContrastiveParams(update_words=True, anchor=anchor, word_lr=0.05, epochs=5,
+                                                  patience=0), seed=0)
+        words = trained.word_vectors
+        assert trained.projection.words == "own" and words.shape == pretrained.shape and words.dtype == np.float32
+        assert np.array_equal(words[unmapped], pretrained[unmapped])  # only mapped words are learnt
+        distance[anchor] = float(np.linalg.norm(words[mapped] - pretrained[mapped], axis=1).mean())
+    assert distance[0.0] > 0
+    assert distance[10.0] < distance[0.0]
+
+
+def test_early_stopping_keeps_the_best_epoch():
+    inputs = hierarchy_world()
+    # A step far too large: val P@1 jumps around, so the best epoch is not the last.
+    params = ContrastiveParams(update_words=True, epochs=12, patience=3, optimizer="sgd", lr=5.0, word_lr=5.0,
+                               init="normal")
+    trained = train(inputs, params, seed=0)
+    scores = [entry.val_p1 for entry in trained.log]
+    best = int(np.argmax(scores))
+    assert trained.kept_epoch == best + 1
+    assert len(scores) == params.epochs or len(scores) == best + 1 + params.patience
+    assert scores[-1] < scores[best]
+    assert base.validation_p1(trained.projection.project(inputs.data.features), trained.word_vectors,
+                              inputs.data, "cos") == scores[best]
+
+
+def test_no_early_stopping_keeps_the_last_epoch():
+    trained = train(hierarchy_world(), ContrastiveParams(epochs=3, patience=0), seed=0)
+    assert [e.epoch for e in trained.log] == [1, 2, 3] and trained.kept_epoch == 3
+
+
+def test_deterministic_for_a_seed():
+    inputs = hierarchy_world()
+    params = ContrastiveParams(epochs=2, patience=0, init="normal", batch_size=8)
+    first, second = train(inputs, params, seed=5), train(inputs, params, seed=5)
+    assert np.array_equal(first.projection.projection, second.projection.projection)
+    assert np.array_equal(first.word_vectors, second.word_vectors)
+    other = train(inputs, params, seed=6)
+    assert not np.array_equal(first.projection.projection, other.projection.projection)
+
+
+def test_no_training_link_is_refused():
+    inputs = hierarchy_world()
+    data = inputs.data
+    inputs.data = base.GroundingData(data.features, np.where(data.split == "train", "val", data.split),
+                                     data.link_words, data.link_images)
+    with pytest.raises(PipelineError, match="no link has a training image"):
+        train(inputs, ContrastiveParams(epochs=1), seed=0)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"batch_size": 0}, "contrastive.batch_size must be >= 1"),
+    ({"temperature": 0.0}, "contrastive.temperature must be > 0"),
+    ({"temperature": 0.001}, "contrastive.temperature must be >= 0.01"),
+    ({"anchor": -1.0}, "contrastive.anchor must be >= 0"),
+    ({"optimizer": "rmsprop"}, "contrastive.optimizer must be one of adam, sgd"),
+    ({"momentum": 1.0}, "contrastive.momentum must be in"),
+])
+def test_invalid_params_are_refused_in_one_line(change, message):
+    with pytest.raises(ValueError, match=message):
+        ContrastiveParams(**change).validate()

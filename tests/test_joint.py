@@ -1,0 +1,145 @@
+"""The joint model: skip-gram on the corpus and the contrastive image loss on shared word vectors."""
+
+import numpy as np
+import pytest
+import torch
+from gensim.models import KeyedVectors
+
+from pipeline.errors import PipelineError
+from pipeline.models import base
+from pipeline.models.joint import JointParams, SkipGramPairs, skip_gram_step, train
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def corpus_world(seed: int = 0, concepts: int = 10, dim: int = 8, per: int = 6) -> base.TrainingInputs:
+    """Concept words with images (features a noisy linear map of their vectors), each concept
+    surrounded in the corpus by two 'friend' words of its own that have no image, and fillers.
+    Input and output vectors start random: the corpus objective has something to learn."""
+    rng = np.random.default_rng(seed)
+    vocabulary = 3 * concepts + 10
+    vectors = (0.3 * rng.normal(size=(vocabulary, dim))).astype(np.float32)
+    output = (0.3 * rng.normal(size=(vocabulary, dim))).astype(np.float32)
+    concept = np.repeat(np.arange(concepts), per)
+    features = rng.normal(size=(concepts, 12))[concept] + 0.2 * rng.normal(size=(len(concept), 12))
+    split = np.array((["train"] * (per - 2) + ["val", "test"]) * concepts)
+    tokens = []
+    for _ in range(1500):
+        c = int(rng.integers(concepts))
+        friends = [c + concepts * (1 + int(rng.integers(2))) for _ in range(3)]
+        tokens += [friends[0], friends[1], c, friends[2], int(rng.integers(3 * concepts, vocabulary))]
+    tokens = np.array(tokens, dtype=np.int64)
+    tokens[::97] = -1  # a few out-of-vocabulary tokens
+    counts = np.bincount(tokens[tokens >= 0], minlength=vocabulary).astype(np.int64)
+    keyed = KeyedVectors(dim)
+    keyed.add_vectors([f"w{i}" for i in range(vocabulary)], vectors)
+    data = base.GroundingData(features.astype(np.float32), split, concept.astype(np.int64),
+                              np.arange(len(concept), dtype=np.int64))
+    return base.TrainingInputs(keyed, output, data, {}, tokens, counts)
+
+
+FAST = dict(epochs=4, patience=0, text_pairs_per_epoch=6000, text_batch_size=256, text_lr=0.02, sample=0,
+            window=2, batch_size=8, lr=0.01, word_lr=0.01)
+
+
+def test_skip_gram_step_is_sgd_on_the_negative_sampling_loss():
+    rng = np.random.default_rng(0)
+    words_in = torch.from_numpy(rng.normal(size=(6, 4)).astype(np.float32))
+    words_out = torch.from_numpy(rng.normal(size=(6, 4)).astype(np.float32))
+    centre, context = torch.tensor([0, 1, 0]), torch.tensor([2, 3, 4])
+    noise = torch.tensor([[5, 3], [0, 5], [5, 5]])
+    e = words_in.clone().requires_grad_(True)
+    u = words_out.clone().requires_grad_(True)
+    positive = (e[centre] * u[context]).sum(1)
+    negative = torch.einsum("nd,nkd->nk", e[centre], u[noise])
+    loss = -(torch.nn.functional.logsigmoid(positive).sum() + torch.nn.functional.logsigmoid(-negative).sum())
+    loss.backward()
+    returned = skip_gram_step(words_in, words_out, centre, context, noise, lr=0.1)
+    assert returned == pytest.approx(loss.item(), rel=1e-5)
+    assert torch.allclose(words_in, e.detach() - 0.1 * e.grad, atol=1e-6)  # duplicate rows summed
+    assert torch.allclose(words_out, u.detach() - 0.1 * u.grad, atol=1e-6)
+
+
+def test_pairs_come_from_windows_and_skip_unknown_tokens():
+    inputs = corpus_world()
+    pairs = SkipGramPairs(inputs.tokens, inputs.counts)
+    centre, context, noise = pairs.draw(np.random.default_rng(0), 5000, window=2, negatives=3, sample=0)
+    assert 4900 < len(centre) <= 5000 and noise.shape == (len(centre), 3)
+    assert (centre >= 0).all() and (context >= 0).all() and (noise >= 0).all()
+    # In this corpus a concept word (< 10) is always within 2 tokens of its own friends.
+    concept = centre < 10
+    near_friend = (context[concept] % 10 == centre[concept]) | (context[concept] >= 30)
+    assert near_friend.mean() > 0.6
+
+
+def test_text_loss_decreases_and_every_word_learns():
+    inputs = corpus_world()
+    pretrained = inputs.vectors.vectors.copy()
+    trained = train(inputs, JointParams(**FAST), seed=0)
+    text_loss = trained.summary["text_loss"]
+    assert len(text_loss) == 4 and text_loss[-1] < text_loss[0]
+    words = trained.word_vectors
+    assert trained.projection.words == "own"
+    assert words.shape == pretrained.shape and words.dtype == np.float32
+    friends = np.arange(10, 30)  # no images: only the text can move them
+    assert (np.linalg.norm(words[friends] - pretrained[friends], axis=1) > 1e-3).all()
+    assert np.array_equal(inputs.vectors.vectors, pretrained)  # the inputs are not modified
+
+
+def test_without_text_only_the_mapped_words_move():
+    inputs = corpus_world()
+    pretrained = inputs.vectors.vectors.copy()
+    trained = train(inputs, JointParams(**{**FAST, "text_pairs_per_epoch": 0}), seed=0)
+    mapped = inputs.data.mapped_words()
+    others = np.setdiff1d(np.arange(len(pretrained)), mapped)
+    assert np.array_equal(trained.word_vectors[others], pretrained[others])
+    assert not np.array_equal(trained.word_vectors[mapped], pretrained[mapped])
+    assert trained.summary["text_loss"] == [0.0] * 4
+
+
+def test_learns_the_image_words():
+    inputs = corpus_world()
+    trained = train(inputs, JointParams(**{**FAST, "epochs": 10}), seed=0)
+    p1 = base.validation_p1(trained.projection.project(inputs.data.features), trained.word_vectors, inputs.data,
+                            "cos", split="test")
+    assert p1 >= 0.7  # chance among the 10 mapped words: 0.1
+
+
+def test_deterministic_for_a_seed():
+    inputs = corpus_world()
+    params = JointParams(**{**FAST, "epochs": 2})
+    first, second = train(inputs, params, seed=1), train(inputs, params, seed=1)
+    assert np.array_equal(first.word_vectors, second.word_vectors)
+    assert np.array_equal(first.projection.projection, second.projection.projection)
+    assert first.summary == second.summary
+
+
+def test_impossible_inputs_are_refused():
+    inputs = corpus_world()
+    data = inputs.data
+    no_train = base.TrainingInputs(inputs.vectors, inputs.output_vectors, base.GroundingData(
+        data.features, np.full(len(data.split), "test"), data.link_words, data.link_images), {}, inputs.tokens,
+        inputs.counts)
+    with pytest.raises(PipelineError, match="no link has a training image"):
+        train(no_train, JointParams(**FAST), seed=0)
+    no_text = base.TrainingInputs(inputs.vectors, inputs.output_vectors, data, {}, np.full(10, -1), inputs.counts)
+    with pytest.raises(PipelineError, match="corpus"):
+        train(no_text, JointParams(**FAST), seed=0)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"text_batch_size": 0}, "joint.text_batch_size must be >= 1"),
+    ({"text_pairs_per_epoch": -1}, "joint.text_pairs_per_epoch must be >= 0"),
+    ({"text_lr": 0.0}, "joint.text_lr must be > 0"),
+    ({"window": 0}, "joint.window must be >= 1"),
+    ({"lr": -1.0}, "joint.lr must be > 0"),
+])
+def test_invalid_params_are_refused_in_one_line(change, message):
+    with pytest.raises(ValueError, match=message):
+        JointParams(**change).validate()
