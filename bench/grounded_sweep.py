@@ -32,38 +32,17 @@ from gensim.models import KeyedVectors  # noqa: E402
 
 from pipeline import matching  # noqa: E402
 from pipeline.dataset import load_training_inputs  # noqa: E402
-from pipeline.models import base, contrastive, joint  # noqa: E402
+from pipeline.models import base  # noqa: E402
+from pipeline.models.registry import REGISTRY  # noqa: E402
 from pipeline.similarity import evaluate_vectors  # noqa: E402
 
-MODELS = {
-    "contrastive": (contrastive.ContrastiveParams, contrastive.train, {}),
-    "contrastive_frozen": (contrastive.ContrastiveParams, contrastive.train, {"update_words": False}),
-    "joint": (joint.JointParams, joint.train, {}),
-}
+SWEPT = ("contrastive", "contrastive_frozen", "joint")
 
 
 def load_inputs(root: Path) -> base.TrainingInputs:
-    """The current loader's TrainingInputs, converted to the models package's dataclasses."""
     d = root / "data"
-    raw = load_training_inputs(d / "corpus/text.txt", d / "word2vec", d / "mapping/images.csv",
-                               d / "mapping/links.csv", d / "features/features.h5")
-    data = base.GroundingData(raw.data.features, raw.data.split, raw.data.link_words, raw.data.link_images)
-    return base.TrainingInputs(raw.vectors, raw.output_vectors, data, raw.dropped, raw.tokens, raw.counts)
-
-
-def heldout_candidates(md: matching.MatchingData, candidates: int, seed: int) -> dict[str, matching.CandidateSets]:
-    """The evaluate stage's sets, with word -> image negatives drawn from val + test images only."""
-    rng = np.random.default_rng(seed)
-    i2w = matching.sample_candidates(md.pair_image, md.pair_word, md.image_words, len(md.words),
-                                     candidates - 1, rng, desc="image->word")
-    pool = np.flatnonzero(np.array([s in ("val", "test") for s in md.splits]))
-    position = np.full(len(md.image_ids), -1, dtype=np.int64)
-    position[pool] = np.arange(len(pool))
-    true_sets = [np.sort(position[images][position[images] >= 0]) for images in md.word_images]
-    w2i = matching.sample_candidates(md.pair_word, position[md.pair_image], true_sets, len(pool),
-                                     candidates - 1, rng, desc="word->image")
-    items = np.where(w2i.items >= 0, pool[np.maximum(w2i.items, 0)], -1)
-    return {"image_to_word": i2w, "word_to_image": matching.CandidateSets(w2i.queries, items)}
+    return load_training_inputs(d / "corpus/text.txt", d / "word2vec", d / "mapping/images.csv",
+                                d / "mapping/links.csv", d / "features/features.h5")
 
 
 class Evaluator:
@@ -74,17 +53,14 @@ class Evaluator:
         ids, features = matching.read_features(d / "features/features.h5")
         self.md = matching.build_data(matching.read_images(d / "mapping/images.csv"),
                                       matching.read_links(d / "mapping/links.csv"), ids, features, vectors)
-        self.sets = heldout_candidates(self.md, 100, seed)
+        self.sets = matching.draw_candidates(self.md, 100, seed, pool="heldout")
         self.vectors = vectors
         self.rows = np.array([vectors.key_to_index[w] for w in self.md.words])
 
     def matching(self, name: str, projection: base.Projection, word_vectors: np.ndarray | None) -> dict:
-        words = "own" if projection.words == "own" else "pretrained"
-        model = matching.Model(name, projection.projection, projection.center, words, projection.normalize_features)
-        sides = {"pretrained": np.asarray(self.vectors.vectors[self.rows], dtype=np.float32)}
-        if word_vectors is not None:
-            sides["own"] = np.asarray(word_vectors[self.rows], dtype=np.float32)
-        metrics, _ = matching.evaluate_matching(self.md, {name: model}, sides, self.sets, [1, 5, 10])
+        words = self.vectors.vectors if word_vectors is None else word_vectors
+        matcher = matching.Matcher(projection, np.asarray(words[self.rows], dtype=np.float32))
+        metrics, _ = matching.evaluate_matching(self.md, {name: matcher}, self.sets, [1, 5, 10])
         return metrics[name]
 
     def similarity(self, word_vectors: np.ndarray | None) -> dict:
@@ -108,7 +84,7 @@ def fmt(metrics: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=Path("."), help="directory holding data/...")
-    parser.add_argument("--model", choices=[*MODELS, "baselines"], default="contrastive")
+    parser.add_argument("--model", choices=[*SWEPT, "baselines"], default="contrastive")
     parser.add_argument("--grid", nargs="*", default=[], help="field=v1,v2 items (YAML values)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--similarity", action="store_true", help="score the model's word vectors too")
@@ -128,37 +104,32 @@ def main() -> None:
         print(f"pretrained similarity: {evaluator.similarity(None)}", flush=True)
 
     if args.model == "baselines":
-        from pipeline.model import DeviseParams, L2Params, train_devise, train_l2
-        t = time.perf_counter()
-        l2 = train_l2(data, inputs.vectors.vectors, L2Params(0.01, True, True))
-        l2_time = time.perf_counter() - t
-        t = time.perf_counter()
-        devise, _ = train_devise(data, inputs.vectors.vectors, DeviseParams(), args.seed)
-        devise_time = time.perf_counter() - t
-        for name, proj, kind, secs in (("l2", l2, "dot", l2_time), ("devise", devise, "cos", devise_time)):
-            projection = base.Projection(proj.projection, proj.center, proj.normalize_features, "pretrained")
-            val = base.validation_p1(projection.project(data.features), inputs.vectors.vectors, data, kind)
-            print(f"{name}: {secs:.1f} s, val P@1 {val:.3f} | {fmt(evaluator.matching(name, projection, None))}",
-                  flush=True)
+        for name in ("l2", "devise"):
+            t = time.perf_counter()
+            trained = REGISTRY[name].train(inputs, REGISTRY[name].read_params(
+                {"normalize_features": True, "center_features": True} if name == "l2" else {}, name), args.seed)
+            val = trained.log[trained.kept_epoch - 1].val_p1
+            print(f"{name}: {time.perf_counter() - t:.1f} s, val P@1 {val:.3f} | "
+                  f"{fmt(evaluator.matching(name, trained.projection, None))}", flush=True)
         return
 
-    cls, train, fixed = MODELS[args.model]
+    spec = REGISTRY[args.model]
     grid = {}
     for item in args.grid:
         key, _, values = item.partition("=")
         grid[key] = [yaml.safe_load(v) for v in values.split(",")]
     for combo in itertools.product(*grid.values()) if grid else [()]:
         setting = dict(zip(grid, combo))
-        params = cls(**{**fixed, **setting})
+        params = spec.read_params(setting, f"train.{args.model}")
         t = time.perf_counter()
-        trained = train(inputs, params, args.seed)
+        trained = spec.train(inputs, params, args.seed)
         secs = time.perf_counter() - t
         kept = trained.log[trained.kept_epoch - 1]
         metrics = evaluator.matching(args.model, trained.projection, trained.word_vectors)
         line = (f"{args.model} {setting}: {secs:.1f} s, {len(trained.log)} epochs, kept {trained.kept_epoch} "
                 f"val P@1 {kept.val_p1:.3f} (per epoch {' '.join(f'{e.val_p1:.3f}' for e in trained.log)}) "
                 f"| {fmt(metrics)}")
-        extra = {k: v for k, v in trained.summary.items() if k != "epochs_run"}
+        extra = trained.summary
         sims = evaluator.similarity(trained.word_vectors) if args.similarity and trained.word_vectors is not None else None
         print(line + (f" | {extra}" if extra else "") + (f"\n    similarity {sims}" if sims else ""), flush=True)
         if args.json:

@@ -113,7 +113,8 @@ def test_a_positive_without_negatives_costs_nothing():
 
 
 def test_contrastive_beats_l2_when_words_differ_in_a_small_direction():
-    from pipeline.model import L2Params, train_l2
+    from pipeline.models.l2 import L2Params
+    from pipeline.models.l2 import fit as train_l2
 
     wins = []
     for seed in range(3):

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -85,7 +86,8 @@ def dvc_project(tiny_run, tmp_path_factory) -> Path:
     """The tiny run as a git + DVC project whose dvc.lock records the outputs already there.
 
     The stages before featurize did not run in the tiny run (their outputs were written by the test):
-    they are removed from this copy's dvc.yaml, so that only featurize, train and evaluate are tracked.
+    they are removed from this copy's dvc.yaml and their outputs tracked with ``dvc add`` instead, so
+    that an experiment's workspace (a fresh checkout) gets them from the cache.
     """
     root = tmp_path_factory.mktemp("dvc_project")
     shutil.copytree(tiny_run, root, dirs_exist_ok=True)
@@ -101,9 +103,9 @@ def dvc_project(tiny_run, tmp_path_factory) -> Path:
     document["stages"]["featurize"]["cmd"] = document["stages"]["featurize"]["cmd"].replace(
         "python stages/", f"{sys.executable} {REPO}/stages/")
     (root / "dvc.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
-    (root / ".gitignore").write_text("/data/\n/plots/\n/results/\n/metrics/\n")
     run(["git", "init", "-q"], root)
     run(["dvc", "init", "-q"], root)
+    run(["dvc", "add", "-q", "data/corpus", "data/word2vec", "data/mapping", "data/images"], root)
     run(["dvc", "commit", "-f", "-q"], root)
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-qm", "tiny run"], root)
@@ -124,3 +126,27 @@ def test_a_model_params_change_reruns_only_that_model_and_evaluate(dvc_project):
     finally:
         params.write_text(original)
         run(["git", "checkout", "--", "."], dvc_project)
+
+
+def test_a_queued_two_experiment_sweep_lists_both_results(dvc_project):
+    for lr in ("0.02", "0.2"):
+        run(["dvc", "exp", "run", "--queue", "-S", f"train.iesg.lr={lr}", "-S", "train.iesg.epochs=1"], dvc_project)
+    run(["dvc", "queue", "start", "-j", "2"], dvc_project)
+    deadline = time.monotonic() + 600
+    while True:
+        status = run(["dvc", "queue", "status"], dvc_project).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(3)
+    assert status.count("Success") == 2, status
+    experiments = json.loads(run(["dvc", "exp", "show", "--json"], dvc_project).stdout)
+    found = {}
+    for commit in experiments:
+        for experiment in commit.get("experiments") or []:
+            for revision in experiment["revs"]:
+                data = revision["data"]
+                lr = data["params"]["params.yaml"]["data"]["train"]["iesg"]["lr"]
+                found[lr] = data["metrics"]["metrics/evaluate.json"]["data"]["test_p1"]
+    assert set(found) == {0.02, 0.2}
+    assert all(set(p1["image_to_word"]) == {"l2", "devise", "iesg"} for p1 in found.values())

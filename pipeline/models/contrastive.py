@@ -28,6 +28,7 @@ import torch
 from tqdm import tqdm
 
 from pipeline.errors import PipelineError
+from pipeline.models import l2
 from pipeline.models.base import (
     EarlyStopping, EpochLog, GroundingData, Projection, Trained, TrainingInputs, prepare_features,
     training_center, validation_p1,
@@ -211,24 +212,14 @@ class Batches:
         return cls(train_images, mapped, incidence)
 
 
-def ridge_start(features: np.ndarray, data: GroundingData, word_vectors: np.ndarray, ridge: float) -> np.ndarray:
-    """Ridge regression of the linked word vectors on the prepared features of the training links."""
-    words, images = data.training_links()
-    dim = features.shape[1]
-    image_ids, counts = np.unique(images, return_counts=True)
-    prepared = features.astype(np.float64)
-    gram = prepared[image_ids].T @ (prepared[image_ids] * counts[:, None])
-    penalty = ridge * np.trace(gram) / dim
-    target = prepared[images].T @ word_vectors[words].astype(np.float64)
-    return np.linalg.solve(gram + max(penalty, 1e-8) * np.eye(dim), target).astype(np.float32)
-
-
-def initial_projection(features: np.ndarray, data: GroundingData, word_vectors: np.ndarray,
-                       params: ContrastiveParams | object) -> torch.Tensor:
-    """``W`` at the start: the ridge solution or a seeded Gaussian (torch's global generator)."""
+def initial_projection(data: GroundingData, word_vectors: np.ndarray, params: ContrastiveParams | object) -> torch.Tensor:
+    """``W`` at the start: the L2 solution on the same prepared features, or a seeded Gaussian (torch's global
+    generator)."""
     if params.init == "l2":  # type: ignore[attr-defined]
-        return torch.from_numpy(ridge_start(features, data, word_vectors, params.l2_ridge))  # type: ignore[attr-defined]
-    return torch.randn(features.shape[1], word_vectors.shape[1]) / math.sqrt(features.shape[1])
+        start = l2.fit(data, word_vectors, l2.L2Params(params.l2_ridge, params.normalize_features,  # type: ignore[attr-defined]
+                                                       params.center_features))  # type: ignore[attr-defined]
+        return torch.from_numpy(start.projection.copy())
+    return torch.randn(data.features.shape[1], word_vectors.shape[1]) / math.sqrt(data.features.shape[1])
 
 
 def make_optimizer(groups: list[dict], params: ContrastiveParams | object) -> torch.optim.Optimizer:
@@ -275,7 +266,7 @@ def train(inputs: TrainingInputs, params: ContrastiveParams, seed: int) -> Train
     prepared = prepare_features(data.features, params.normalize_features, center)
     features = torch.from_numpy(np.ascontiguousarray(prepared))
 
-    projection = initial_projection(prepared, data, pretrained, params).requires_grad_(True)
+    projection = initial_projection(data, pretrained, params).requires_grad_(True)
     log_scale = logit_scale_of(params)
     start_words = torch.from_numpy(pretrained[batches.mapped].copy())
     words = start_words.clone().requires_grad_(params.update_words)
@@ -327,6 +318,5 @@ def train(inputs: TrainingInputs, params: ContrastiveParams, seed: int) -> Train
         word_vectors=word_matrix(mapped_rows) if params.update_words else None,
         log=logs,
         kept_epoch=stopper.best_epoch,
-        summary={"temperature": round(float(1 / scale_value(log_scale.detach())), 5),
-                 "epochs_run": len(logs)},
+        summary={"temperature": round(float(1 / scale_value(log_scale.detach())), 5)},
     )

@@ -198,7 +198,7 @@ def train(inputs: TrainingInputs, params: JointParams, seed: int) -> Trained:
     words_out = torch.from_numpy(output.copy())
     mapped = torch.from_numpy(batches.mapped)
     start_mapped = words_in[mapped].clone()
-    projection = initial_projection(prepared, data, pretrained, params).requires_grad_(True)
+    projection = initial_projection(data, pretrained, params).requires_grad_(True)
     log_scale = logit_scale_of(params)
     mapped_words = start_mapped.clone().requires_grad_(True)
     groups = [{"params": [projection], "lr": params.lr, "weight_decay": params.weight_decay},
@@ -254,6 +254,5 @@ def train(inputs: TrainingInputs, params: JointParams, seed: int) -> Trained:
         log=logs,
         kept_epoch=stopper.best_epoch,
         summary={"text_loss": [round(x, 5) for x in text_losses],
-                 "temperature": round(float(1 / scale_value(log_scale.detach())), 5),
-                 "epochs_run": len(logs)},
+                 "temperature": round(float(1 / scale_value(log_scale.detach())), 5)},
     )

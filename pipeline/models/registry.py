@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from pipeline.errors import PipelineError
-from pipeline.models import devise, iesg, l2  # TEMP: contrastive, joint
+from pipeline.models import contrastive, devise, iesg, joint, l2
 from pipeline.models.base import Trained, TrainingInputs
 from pipeline.params import from_mapping, read_params
 
@@ -37,6 +37,13 @@ REGISTRY: dict[str, ModelSpec] = {
     "l2": ModelSpec(l2.L2Params, l2.train, "ridge regression of word vectors on image features (the paper's baseline)"),
     "devise": ModelSpec(devise.DeviseParams, devise.train, "DeViSE ranking hinge against frozen unit word vectors"),
     "iesg": ModelSpec(iesg.IESGParams, iesg.train, "Image-Enhanced Skip-Gram (Luo): corpus windows + image hinge"),
+    "contrastive": ModelSpec(contrastive.ContrastiveParams, contrastive.train,
+                             "symmetric InfoNCE between projected images and mapped word vectors"),
+    "contrastive_frozen": ModelSpec(contrastive.ContrastiveParams, contrastive.train,
+                                    "contrastive with the pretrained word vectors frozen (zero-shot ready)",
+                                    defaults={"update_words": False}),
+    "joint": ModelSpec(joint.JointParams, joint.train,
+                       "skip-gram negative sampling and contrastive image loss trained together, every word learnable"),
 }
 
 
