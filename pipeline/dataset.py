@@ -69,14 +69,19 @@ def encode_corpus(path: str | Path, key_to_index: dict[str, int]) -> np.ndarray:
 
 
 def load_training_inputs(corpus: str | Path, word2vec_dir: str | Path, images_csv: str | Path,
-                         links_csv: str | Path, features_h5: str | Path) -> TrainingInputs:
-    """Read the corpus, the pretrain outputs (``vectors.kv``, ``model``), the mapping and the features."""
+                         links_csv: str | Path, features_h5: str | Path, text: bool = True) -> TrainingInputs:
+    """Read the pretrained vectors, the mapping and the features, and with ``text`` the corpus and
+    word2vec's output vectors (``model``); without, those two are empty arrays (models that train on
+    images only skip the seconds it takes to read them)."""
     vectors = read_vectors(f"{word2vec_dir}/vectors.kv")
+    data, _, dropped = load_grounding_data(images_csv, links_csv, features_h5, vectors)
+    counts = np.array([vectors.get_vecattr(w, "count") for w in vectors.index_to_key], dtype=np.int64)
+    if not text:
+        empty = np.zeros((0, vectors.vector_size), dtype=np.float32)
+        return TrainingInputs(vectors, empty, data, dropped, np.zeros(0, dtype=np.int64), counts)
     try:
         output_vectors = Word2Vec.load(f"{word2vec_dir}/model").syn1neg
     except Exception as exc:  # gensim/pickle raise many types for a foreign or truncated file
         raise PipelineError(f"{word2vec_dir}/model: cannot read the word2vec model ({exc}); rerun pretrain") from exc
-    data, _, dropped = load_grounding_data(images_csv, links_csv, features_h5, vectors)
     tokens = encode_corpus(corpus, vectors.key_to_index)
-    counts = np.array([vectors.get_vecattr(w, "count") for w in vectors.index_to_key], dtype=np.int64)
     return TrainingInputs(vectors, output_vectors, data, dropped, tokens, counts)

@@ -40,7 +40,8 @@ def main() -> None:
     params = config.sections[args.model]
     # Batches this small gain nothing from intra-op threads; one thread is also what keeps runs reproducible.
     torch.set_num_threads(1)
-    inputs = load_training_inputs(args.corpus, args.word2vec, args.images, args.links, args.features)
+    inputs = load_training_inputs(args.corpus, args.word2vec, args.images, args.links, args.features,
+                                  text=spec.reads_text)
     started = time.perf_counter()
     trained = spec.train(inputs, params, config.seed)
     seconds = time.perf_counter() - started

@@ -69,13 +69,14 @@ class TrainingInputs:
     vectors : KeyedVectors
         The pretrained word vectors (with each word's corpus ``count``).
     output_vectors : ndarray (V, d)
-        word2vec's output vectors (``syn1neg``), row-aligned with ``vectors``.
+        word2vec's output vectors (``syn1neg``), row-aligned with ``vectors``; (0, d) for a model
+        that reads no text.
     data : GroundingData
         Features, splits and links.
     dropped : dict
         ``dropped_images`` / ``dropped_links``: images without features, links outside the vocabulary.
     tokens : ndarray of int64
-        The corpus as vocabulary indices (-1 out of vocabulary).
+        The corpus as vocabulary indices (-1 out of vocabulary); empty for a model that reads no text.
     counts : ndarray of int64 (V,)
         Corpus count of every vocabulary word.
     """

@@ -18,12 +18,14 @@ from pipeline.params import from_mapping, read_params
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered model: its params dataclass, its train function, a one-line description, and the
-    values its params take where they differ from the dataclass's defaults (a variant of a model)."""
+    """A registered model: its params dataclass, its train function, a one-line description, whether it
+    trains on the corpus (``reads_text``: the train stage reads the corpus and word2vec's output vectors
+    for it), and the values its params take where they differ from the dataclass's defaults (a variant)."""
 
     params: type
     train: Callable[[TrainingInputs, Any, int], Trained]
     description: str
+    reads_text: bool = False
     defaults: dict[str, Any] = field(default_factory=dict)
 
     def read_params(self, mapping: Any, where: str) -> Any:
@@ -36,14 +38,16 @@ class ModelSpec:
 REGISTRY: dict[str, ModelSpec] = {
     "l2": ModelSpec(l2.L2Params, l2.train, "ridge regression of word vectors on image features (the paper's baseline)"),
     "devise": ModelSpec(devise.DeviseParams, devise.train, "DeViSE ranking hinge against frozen unit word vectors"),
-    "iesg": ModelSpec(iesg.IESGParams, iesg.train, "Image-Enhanced Skip-Gram (Luo): corpus windows + image hinge"),
+    "iesg": ModelSpec(iesg.IESGParams, iesg.train, "Image-Enhanced Skip-Gram (Luo): corpus windows + image hinge",
+                      reads_text=True),
     "contrastive": ModelSpec(contrastive.ContrastiveParams, contrastive.train,
                              "symmetric InfoNCE between projected images and mapped word vectors"),
     "contrastive_frozen": ModelSpec(contrastive.ContrastiveParams, contrastive.train,
                                     "contrastive with the pretrained word vectors frozen (zero-shot ready)",
                                     defaults={"update_words": False}),
     "joint": ModelSpec(joint.JointParams, joint.train,
-                       "skip-gram negative sampling and contrastive image loss trained together, every word learnable"),
+                       "skip-gram negative sampling and contrastive image loss trained together, every word learnable",
+                       reads_text=True),
 }
 
 
