@@ -7,7 +7,6 @@ are not scored, and their number is always reported next to the score.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -79,8 +78,21 @@ def score_pairs(vectors: KeyedVectors, benchmark: PairBenchmark) -> dict[str, fl
     return {"spearman": spearman, "pairs": total, "oov_pairs": total - len(ratings)}
 
 
-def score_analogies(vectors: KeyedVectors, restrict_vocab: int) -> dict[str, float | int]:
+def read_analogies(path: Path = ANALOGY_FILE) -> list[tuple[str, str, str, str]]:
+    """The ``a b c d`` questions (``a:b :: c:d``) of an analogy file, lower-cased; section lines skipped."""
+    with open(path, encoding="utf-8") as handle:
+        return [tuple(line.lower().split()[:4]) for line in handle if line.strip() and not line.startswith(":")]
+
+
+def score_analogies(vectors: KeyedVectors, restrict_vocab: int, path: Path = ANALOGY_FILE,
+                    batch: int = 1024) -> dict[str, float | int]:
     """Accuracy on the Google analogy set (``a:b :: c:?`` by 3CosAdd among the top words).
+
+    The answers of ``KeyedVectors.evaluate_word_analogies`` (case-insensitive): the predicted word is
+    the candidate most cosine-similar to ``unit(b) + unit(c) - unit(a)`` other than ``a``, ``b`` and
+    ``c``; computed as one matrix product per batch of questions instead of gensim's one
+    ``most_similar`` call per question (tens of times faster; the evaluate stage scores several
+    word spaces).
 
     Parameters
     ----------
@@ -95,20 +107,21 @@ def score_analogies(vectors: KeyedVectors, restrict_vocab: int) -> dict[str, flo
     dict
         ``accuracy`` over the questions asked, ``questions`` in the file, ``oov_questions`` skipped.
     """
-    gensim_logger = logging.getLogger("gensim.models.keyedvectors")
-    level = gensim_logger.level
-    gensim_logger.setLevel(logging.ERROR)
-    try:
-        accuracy, sections = vectors.evaluate_word_analogies(
-            str(ANALOGY_FILE), restrict_vocab=restrict_vocab, case_insensitive=True
-        )
-    finally:
-        gensim_logger.setLevel(level)
-    with open(ANALOGY_FILE, encoding="utf-8") as handle:
-        total = sum(1 for line in handle if line.strip() and not line.startswith(":"))
-    overall = sections[-1]
-    asked = len(overall["correct"]) + len(overall["incorrect"])
-    return {"accuracy": round(float(accuracy), 4), "questions": total, "oov_questions": total - asked}
+    questions = read_analogies(path)
+    candidates = {word: i for i, word in enumerate(vectors.index_to_key[:restrict_vocab])}
+    asked = np.array([[candidates[w] for w in q] for q in questions if all(w in candidates for w in q)],
+                     dtype=np.int64).reshape(-1, 4)
+    unit = vectors.get_normed_vectors()[:len(candidates)]
+    correct = 0
+    for start in range(0, len(asked), batch):
+        a, b, c, expected = asked[start:start + batch].T
+        scores = (unit[b] + unit[c] - unit[a]) @ unit.T
+        rows = np.arange(len(a))
+        scores[rows, a] = scores[rows, b] = scores[rows, c] = -np.inf
+        correct += int((scores.argmax(1) == expected).sum())
+    accuracy = correct / len(asked) if len(asked) else 0.0
+    return {"accuracy": round(float(accuracy), 4), "questions": len(questions),
+            "oov_questions": len(questions) - len(asked)}
 
 
 def evaluate_vectors(vectors: KeyedVectors, analogy_restrict_vocab: int) -> dict[str, dict]:

@@ -29,7 +29,7 @@ def test_every_registered_model_has_validated_params_and_a_train_function():
 
 
 def test_an_unknown_model_is_one_error_naming_the_known_ones():
-    with pytest.raises(PipelineError, match=r"unknown model 'clip'; known models: l2, devise, iesg"):
+    with pytest.raises(PipelineError, match=r"unknown model 'clip'; known models: l2, devise, iesg, iesg_paper"):
         get_model("clip")
 
 

@@ -80,3 +80,22 @@ def test_analogies_are_solved_when_every_country_is_its_capital_plus_one_offset(
     assert asked > 0 and solved == {"accuracy": 1.0, "questions": total, "oov_questions": total - asked}
     unrelated = score_analogies(capital_vectors(capitals, rng.normal(size=capitals.shape)), restrict_vocab=100)
     assert unrelated["accuracy"] < 0.5
+
+
+def test_analogies_match_gensims_evaluate_word_analogies(tmp_path):
+    """The batched 3CosAdd gives gensim's answers: the same questions asked and the same ones right."""
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(60)]
+    vectors = KeyedVectors(6)
+    vectors.add_vectors(words, rng.normal(size=(60, 6)).astype(np.float32))
+    lines = [": section"]
+    for _ in range(300):
+        a, b, c, d = rng.choice(70, size=4, replace=False)  # words 60-69 are out of the vocabulary
+        lines.append(" ".join(f"W{i}" if i % 3 == 0 else f"w{i}" for i in (a, b, c, d)))
+    (tmp_path / "questions.txt").write_text("\n".join(lines) + "\n")
+    ours = score_analogies(vectors, restrict_vocab=50, path=tmp_path / "questions.txt")
+    accuracy, sections = vectors.evaluate_word_analogies(str(tmp_path / "questions.txt"), restrict_vocab=50,
+                                                         case_insensitive=True)
+    asked = len(sections[-1]["correct"]) + len(sections[-1]["incorrect"])
+    assert 0 < len(sections[-1]["correct"]) < asked < 300
+    assert ours == {"accuracy": round(accuracy, 4), "questions": 300, "oov_questions": 300 - asked}

@@ -205,7 +205,7 @@ class Batches:
         mapped = data.mapped_words()
         column = np.searchsorted(mapped, data.link_words)
         incidence = torch.zeros(len(data.features), len(mapped), dtype=torch.bool)
-        incidence[torch.from_numpy(data.link_images), torch.from_numpy(column)] = True
+        incidence[torch.as_tensor(data.link_images.copy()), torch.as_tensor(column)] = True
         train_images = np.flatnonzero((data.split == "train") & incidence.any(1).numpy())
         if len(train_images) == 0 or len(np.unique(words)) == 0:
             raise PipelineError("links.csv: no link has a training image; check the map_images split")

@@ -40,6 +40,8 @@ REGISTRY: dict[str, ModelSpec] = {
     "devise": ModelSpec(devise.DeviseParams, devise.train, "DeViSE ranking hinge against frozen unit word vectors"),
     "iesg": ModelSpec(iesg.IESGParams, iesg.train, "Image-Enhanced Skip-Gram (Luo): corpus windows + image hinge",
                       reads_text=True),
+    "iesg_paper": ModelSpec(iesg.IESGParams, iesg.train, "IESG with the paper's objective as written, beside the tuned one",
+                            reads_text=True, defaults={"setting": "paper"}),
     "contrastive": ModelSpec(contrastive.ContrastiveParams, contrastive.train,
                              "symmetric InfoNCE between projected images and mapped word vectors"),
     "contrastive_frozen": ModelSpec(contrastive.ContrastiveParams, contrastive.train,
