@@ -5,8 +5,10 @@ top-level ``plots:`` definitions of ``dvc.yaml`` and their CSV files and draws t
 
 * ``linear`` (DVC's default; also ``smooth`` and ``scatter``): ``y`` against ``x`` as lines
   with points. Rows are split into one line per value of the file's other text columns, and per
-  file when several files are given; a directory stands for its CSV files (``plots/train``: one
-  file, so one line, per model), as ``dvc plots show`` reads it.
+  file (or per ``y`` field) when several are given.
+
+``${section.key}`` in a plot definition is replaced by that value of the ``params.yaml`` beside
+``dvc.yaml``, as DVC's templating does (``y: ${train.models}``: one line per trained model).
 * ``bar_horizontal`` (and ``bar_horizontal_sorted``): DVC's convention, ``x`` is the numeric
   value and ``y`` the category field; with several files each category gets one bar per file
   (named by the file's stem, e.g. ``iesg``). An empty value draws no bar.
@@ -20,8 +22,10 @@ import csv
 import html
 import math
 import os
-from dataclasses import dataclass, replace
+import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -73,7 +77,9 @@ def read_plot_specs(dvc_yaml: str | os.PathLike) -> list[PlotSpec]:
     except yaml.YAMLError as exc:
         raise PipelineError(f"{path}: not valid YAML ({exc})") from exc
     specs = []
-    for entry in document.get("plots") or []:
+    params_file = path.parent / "params.yaml"
+    params = (yaml.safe_load(params_file.read_text(encoding="utf-8")) or {}) if params_file.is_file() else {}
+    for entry in _interpolate(document.get("plots") or [], params, path):
         if isinstance(entry, dict) and len(entry) == 1:
             ((plot_id, props),) = entry.items()
         else:
@@ -96,6 +102,23 @@ def read_plot_specs(dvc_yaml: str | os.PathLike) -> list[PlotSpec]:
     return specs
 
 
+def _interpolate(value: Any, params: dict, path: Path) -> Any:
+    """``value`` with every ``${a.b}`` string replaced by ``params["a"]["b"]``."""
+    if isinstance(value, dict):
+        return {_interpolate(k, params, path): _interpolate(v, params, path) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, params, path) for v in value]
+    match = re.fullmatch(r"\$\{([\w.]+)\}", value) if isinstance(value, str) else None
+    if not match:
+        return value
+    found: Any = params
+    for key in match.group(1).split("."):
+        if not isinstance(found, dict) or key not in found:
+            raise PipelineError(f"{path}: plots use ${{{match.group(1)}}}, which params.yaml beside it does not define")
+        found = found[key]
+    return found
+
+
 def _as_list(value: str | list[str]) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
@@ -108,11 +131,6 @@ def plot_svg(spec: PlotSpec, base_dir: str | os.PathLike = ".") -> str:
     PipelineError
         A data file is missing or lacks a field the plot names.
     """
-    series = [(str(Path(file) / csv_file.name), field) if (Path(base_dir) / file).is_dir() else (file, field)
-              for file, field in spec.series
-              for csv_file in (sorted((Path(base_dir) / file).glob("*.csv")) if (Path(base_dir) / file).is_dir()
-                               else [Path(file)])]
-    spec = replace(spec, series=tuple(series))
     tables = {file: _read_rows(Path(base_dir) / file, (spec.x, field)) for file, field in spec.series}
     if spec.template in BAR_TEMPLATES:
         return _bars(spec, tables)
@@ -223,8 +241,10 @@ def _lines(spec: PlotSpec, tables: dict[str, list[dict[str, str]]]) -> str:
     lines: dict[str, list[tuple[float, float]]] = {}
     for file, field in spec.series:
         rows = tables[file]
-        groups = [k for k in (rows[0] if rows else {}) if k not in (spec.x, field)
-                  and any(_number(r[k]) is None for r in rows)]
+        plotted = {spec.x, *(f for other, f in spec.series if other == file)}
+        # Text columns split a file into lines; empty cells (a model with fewer epochs) are not text.
+        groups = [k for k in (rows[0] if rows else {}) if k not in plotted
+                  and any(r[k] != "" and _number(r[k]) is None for r in rows)]
         for row in rows:
             x, y = _number(row[spec.x]), _number(row[field])
             if x is None or y is None:

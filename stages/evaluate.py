@@ -27,23 +27,41 @@ from pipeline.statistics import add_matching_intervals, add_similarity_intervals
 from pipeline.wordnet import load_wordnet
 
 
-def write_plots(out_dir: Path, frequency: dict, shares: dict) -> None:
-    """CSV files for ``dvc plots``: P@1 per frequency bucket per direction and model; error shares."""
+def write_plots(out_dir: Path, frequency: dict, shares: dict, curves: dict[str, list[dict]]) -> None:
+    """CSV files for ``dvc plots``: P@1 per frequency bucket of every model (one file per direction, a bar
+    per model and bucket), the error shares, and every model's validation P@1 per epoch (one column
+    per model, so that the plot draws one line per model)."""
     with atomic_path(out_dir) as staged:
-        for model, directions in frequency.items():
-            for direction, rows in directions.items():
-                path = staged / "p1_by_frequency" / direction / f"{model}.csv"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with open(path, "w", newline="") as handle:
-                    writer = csv.writer(handle)
-                    writer.writerow(["bucket", "p1", "pairs"])
-                    # The order prefix keeps the buckets in order on the plot's nominal axis.
-                    writer.writerows([f"{i + 1}. {r['bucket']}", r["p1"] if r["p1"] is not None else "", r["pairs"]]
-                                     for i, r in enumerate(rows))
+        staged.mkdir()
+        for direction in DIRECTIONS:
+            with open(staged / f"p1_by_frequency_{direction}.csv", "w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["bar", "model", "bucket", "p1", "pairs"])
+                # The order prefix keeps the buckets in order on the plot's nominal axis.
+                writer.writerows([f"{model}: {i + 1}. {r['bucket']}", model, r["bucket"],
+                                  r["p1"] if r["p1"] is not None else "", r["pairs"]]
+                                 for model, directions in frequency.items()
+                                 for i, r in enumerate(directions[direction]))
         with open(staged / "errors.csv", "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["type", "share"])
             writer.writerows([k, v] for k, v in shares.items() if k != "errors")
+        epochs = sorted({row["epoch"] for rows in curves.values() for row in rows})
+        with open(staged / "val_p1_per_epoch.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["epoch", *curves])
+            for epoch in epochs:
+                writer.writerow([epoch, *(next((r["val_p1"] for r in rows if r["epoch"] == epoch), "")
+                                          for rows in curves.values())])
+
+
+def read_curve(path: Path) -> list[dict]:
+    """``epoch`` and ``val_p1`` of each row of a train stage's log."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return [{"epoch": int(row["epoch"]), "val_p1": row["val_p1"]} for row in csv.DictReader(handle)]
+    except (OSError, KeyError, ValueError) as exc:
+        raise PipelineError(f"{path}: cannot read the training log ({exc}); rerun train") from exc
 
 
 def read_train_summary(path: Path) -> dict:
@@ -84,6 +102,7 @@ def main() -> None:
     parser.add_argument("--details", default="results/evaluate.json",
                         help="every number: P@k with intervals, counts, similarity, error shares")
     parser.add_argument("--plots", default="plots/evaluate", help="directory for plot CSVs")
+    parser.add_argument("--train-logs", default="plots/train", help="directory of the train stages' logs")
     parser.add_argument("--report", default="data/report", help="directory for index.html and thumbnails")
     parser.add_argument("--dvc-yaml", default="dvc.yaml", help="whose top-level plots the report draws ('': none)")
     parser.add_argument("--wordnet-cache", default="data/downloads/nltk_data", help="where an nltk copy of WordNet is built")
@@ -162,7 +181,8 @@ def main() -> None:
                f"{params.sparsity_max_count}; synonym: WordNet within {params.synonym_max_hops} hypernym links or "
                f"path similarity >= {params.synonym_min_path_similarity}; confusion: closer to the top-1 word's "
                "mean training-image feature.")
-    write_plots(Path(args.plots), frequency, shares)
+    write_plots(Path(args.plots), frequency, shares,
+                {name: read_curve(Path(args.train_logs) / f"{name}.csv") for name in names})
     write_report(args.report, metrics, frequency, errors, shown, params.ks, caption, params.thumbnail_px,
                  plots=read_plot_specs(args.dvc_yaml) if args.dvc_yaml else [])
     write_json(args.details, metrics)

@@ -154,7 +154,8 @@ def stage_inputs(stage: str, world: dict, eval_world: dict) -> dict[str, Path]:
     if stage == "evaluate":
         e = eval_world
         return {"--params": e["params"], "--images": e["images"], "--links": e["links"], "--features": e["features"],
-                "--vectors": e["vectors"], "--models": e["models"], "--wordnet-cache": e["params"].parent / "nltk_cache"}
+                "--vectors": e["vectors"], "--models": e["models"], "--train-logs": e["train_logs"],
+                "--wordnet-cache": e["params"].parent / "nltk_cache"}
     return {
         "fetch_corpus": {"--params": w["params"]},
         "pretrain": {"--params": w["params"], "--corpus": w["text"]},

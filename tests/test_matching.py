@@ -111,7 +111,7 @@ def write_fixture(root: Path, seed: int = 0) -> dict[str, Path]:
     paths = {name: root / rel for name, rel in {
         "images": "mapping/images.csv", "links": "mapping/links.csv", "features": "features/features.h5",
         "vectors": "word2vec/vectors.kv", "models": "models", "iesg_vectors": "models/iesg/vectors.kv",
-        "params": "params.yaml",
+        "train_logs": "train_logs", "params": "params.yaml",
     }.items()}
     for path in paths.values():
         (path if path.suffix == "" else path.parent).mkdir(parents=True, exist_ok=True)
@@ -147,6 +147,8 @@ def write_fixture(root: Path, seed: int = 0) -> dict[str, Path]:
         (paths["models"] / name).mkdir(exist_ok=True)
         Projection(projection.astype(np.float32), center, False, words).save(paths["models"] / name / "model.npz")
         (paths["models"] / name / "train.json").write_text(json.dumps({"val_p1": 0.5}))
+        (paths["train_logs"] / f"{name}.csv").write_text("model,epoch,loss,active_share,val_p1\n"
+                                                         + "".join(f"{name},{e},1.0,0.5,0.{e}\n" for e in (1, 2)))
     paths["params"].write_text(
         "train:\n  models: [l2, iesg, devise]\n  l2: {}\n  iesg: {}\n  devise: {}\n"
         "evaluate:\n  candidates: 6\n  seed: 1\n  ks: [1, 2, 5]\n  frequency_edges: [100, 10000]\n"
@@ -160,8 +162,8 @@ def write_fixture(root: Path, seed: int = 0) -> dict[str, Path]:
 def run_stage(paths: dict[str, Path], out: Path, **overrides: Path) -> subprocess.CompletedProcess:
     arguments = {**paths, **overrides}
     command = [sys.executable, str(REPO / "stages/evaluate.py")]
-    for name in ("images", "links", "features", "vectors", "models", "params"):
-        command += [f"--{name}", str(arguments[name])]
+    for name in ("images", "links", "features", "vectors", "models", "train_logs", "params"):
+        command += [f"--{name.replace('_', '-')}", str(arguments[name])]
     command += ["--metrics", str(out / "headline.json"), "--details", str(out / "metrics.json"), "--plots", str(out / "plots"),
                 "--report", str(out / "report"), "--wordnet-cache", str(out / "cache"),
                 "--dvc-yaml", ""]  # its plots are not at dvc.yaml's paths
@@ -382,9 +384,12 @@ def test_stage_writes_metrics_plots_and_report(tmp_path):
     errors = metrics["errors"]
     assert errors["errors"] > 0
     assert sum(errors[t] for t in ("sparsity", "synonym", "confusion", "other")) == pytest.approx(1, abs=1e-3)
-    plot = pd.read_csv(out / "plots/p1_by_frequency/word_to_image/iesg.csv")
-    assert plot["bucket"].tolist() == ["1. <100", "2. 100-10k", "3. >=10k"]
-    assert plot["pairs"].sum() == 23
+    plot = pd.read_csv(out / "plots/p1_by_frequency_word_to_image.csv")
+    iesg_bars = plot[plot["model"] == "iesg"]
+    assert iesg_bars["bar"].tolist() == ["iesg: 1. <100", "iesg: 2. 100-10k", "iesg: 3. >=10k"]
+    assert iesg_bars["pairs"].sum() == 23 and set(plot["model"]) == {"l2", "iesg", "devise", "random"}
+    curves = pd.read_csv(out / "plots/val_p1_per_epoch.csv")
+    assert list(curves.columns) == ["epoch", "l2", "iesg", "devise"] and curves["iesg"].tolist() == [0.1, 0.2]
     assert (out / "plots/errors.csv").is_file()
     page = _Collector()
     page.feed((out / "report/index.html").read_text())

@@ -149,3 +149,16 @@ def test_plot_specs_the_report_cannot_draw_are_clear_errors(tmp_path, plots, mes
 def test_missing_plot_data_is_a_clear_error(tmp_path):
     with pytest.raises(PipelineError, match="plots/none.csv: plot data not found; run the stage"):
         plot_svg(PlotSpec("t", "linear", "epoch", (("plots/none.csv", "y"),)), tmp_path)
+
+
+def test_plot_definitions_take_values_from_params_as_dvc_templating_does(tmp_path):
+    (tmp_path / "params.yaml").write_text("train:\n  models: [l2, joint]\n")
+    (tmp_path / "dvc.yaml").write_text("plots:\n  - curves.csv:\n      x: epoch\n      y: ${train.models}\n")
+    (tmp_path / "curves.csv").write_text("epoch,l2,joint\n1,0.4,0.5\n2,,0.6\n")
+    (spec,) = read_plot_specs(tmp_path / "dvc.yaml")
+    assert spec.series == (("curves.csv", "l2"), ("curves.csv", "joint"))
+    svg = plot_svg(spec, tmp_path)
+    assert ">l2<" in svg and ">joint<" in svg  # one legend entry, so one line, per model
+    (tmp_path / "dvc.yaml").write_text("plots:\n  - curves.csv:\n      x: epoch\n      y: ${train.nodels}\n")
+    with pytest.raises(PipelineError, match=r"plots use \$\{train.nodels\}, which params.yaml"):
+        read_plot_specs(tmp_path / "dvc.yaml")

@@ -1,0 +1,76 @@
+"""The README's results tables from an evaluate stage's details (``results/evaluate.json``).
+
+    python bench/results_tables.py --details results/evaluate.json
+
+Matching, both directions: P@1 / P@5 / P@10 by dot and by cosine with the 95% bootstrap interval of
+P@1, the paper's numbers, and each model's paired P@1 difference to the reference model (bold where
+its interval excludes zero). Word similarity: each word space's Spearman with its interval and, for
+the grounded spaces, the paired difference to the pretrained vectors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+PAPER = {("l2", "image_to_word"): "28.8 / 55.4 / 69.3", ("iesg", "image_to_word"): "62.9 / 80.1 / 85.8",
+         ("l2", "word_to_image"): "28.3 / 46.6 / 56.9", ("iesg", "word_to_image"): "31.0 / 52.3 / 62.5"}
+LABELS = {"l2": "L2", "devise": "DeViSE", "iesg": "IESG", "iesg_paper": "IESG (paper setting)",
+          "contrastive_frozen": "contrastive (frozen words)", "contrastive": "contrastive (grounded)",
+          "joint": "joint", "random": "random projection"}
+BENCHMARKS = ("ws353_similarity", "ws353_relatedness", "ws353", "simlex999", "men", "analogy")
+
+
+def precision(entry: dict) -> str:
+    text = " / ".join(f"{100 * entry[f'p{k}']:.1f}" for k in (1, 5, 10))
+    if "ci" in entry:
+        low, high = entry["ci"]["p1"]
+        text += f" [{100 * low:.1f}, {100 * high:.1f}]"
+    return text
+
+
+def difference(entry: dict | None, scale: float, digits: int) -> str:
+    if not entry:
+        return "-"
+    low, high = entry["ci"]
+    bold = "**" if low > 0 or high < 0 else ""
+    return f"{bold}{scale * entry['diff']:+.{digits}f} [{scale * low:+.{digits}f}, {scale * high:+.{digits}f}]{bold}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--details", default="results/evaluate.json", help="the evaluate stage's details JSON")
+    parser.add_argument("--reference", default="l2", help="evaluate.reference_model of that run")
+    args = parser.parse_args()
+    details = json.loads(Path(args.details).read_text())
+    matching = details["matching"]
+    names = [*(n for n in LABELS if n in matching), *(n for n in matching if n not in LABELS)]
+    for direction in ("image_to_word", "word_to_image"):
+        entry = matching[names[0]][direction]["dot"]
+        print(f"\n{direction.replace('_to_', ' -> ')}: {entry['pairs']:,} test pairs, smallest candidate set "
+              f"{entry['candidates']}\n")
+        print(f"| model | paper | dot | cos | P@1 - {args.reference}, dot | P@1 - {args.reference}, cos |")
+        print("|---|---|---|---|---|---|")
+        for name in names:
+            scores = matching[name][direction]
+            cells = [precision(scores[s]) for s in ("dot", "cos")]
+            cells += [difference(scores[s].get(f"vs_{args.reference}", {}).get("p1"), 100, 1) for s in ("dot", "cos")]
+            print(f"| {LABELS.get(name, name)} | {PAPER.get((name, direction), '-')} | {' | '.join(cells)} |")
+    print("\n| word space | " + " | ".join(BENCHMARKS) + " |\n|---|" + "---|" * len(BENCHMARKS))
+    for space, benchmarks in details["similarity"].items():
+        cells = []
+        for name in BENCHMARKS:
+            entry = benchmarks[name]
+            value = entry.get("spearman", entry.get("accuracy"))
+            text = "-" if value is None else f"{value:.3f}"
+            if entry.get("ci"):
+                text += f" [{entry['ci'][0]:.3f}, {entry['ci'][1]:.3f}]"
+            if "vs_pretrained" in entry:
+                text += f"; {difference(entry['vs_pretrained'], 1, 3)}"
+            cells.append(text)
+        print(f"| {space} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
