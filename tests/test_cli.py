@@ -222,7 +222,7 @@ def test_a_reader_that_stops_early_gets_no_traceback(tiny_run):
     (["images", "dgo"], "error: 'dgo': not in the vocabulary of {root}/data/models/iesg/vectors.kv; "
                         "close matches: dog"),
     (["images", "dog", "--model", "clip"], "error: 'clip': not a model of train.models in {root}/params.yaml "
-                                           "(l2, devise, iesg); no close match"),
+                                           "(l2, devise, iesg, contrastive, joint); no close match"),
     (["neighbours", "dog", "--model", "l2"], "error: {root}/data/models/l2/vectors.kv: model 'l2' learns no word "
                                              "vectors; models that do: iesg"),
     (["words", "tiny/dgo3.png"], "error: 'tiny/dgo3.png': neither an image id in {root}/data/features/features.h5 "
