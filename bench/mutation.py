@@ -530,8 +530,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"(a sample of {args.sample} mutants per module, seed {args.seed}: each score is the sample's, an "
               f"estimate of the module's full score, with a 95% Wilson interval; 'of': the module's mutants)")
         if stratified:
+            normal = (interval(stratified[1:]) if stratified[1] < stratified[2]
+                      else "- (the normal approximation fails when every sample scores 0 or 100%)")
             print(f"(the full score of all {population['total']} mutants, each module's sample score weighted by "
-                  f"its mutants: {pct(stratified[0])}, 95% interval {interval(stratified[1:])})")
+                  f"its mutants: {pct(stratified[0])}, 95% interval {normal})")
     if total.counts["other"]:
         print(f"({total.counts['other']} mutants with another status (segfault, ...) count as not killed)")
     if total.counts["not checked"]:
