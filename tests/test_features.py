@@ -275,3 +275,27 @@ def test_params_out_of_range() -> None:
     with pytest.raises(ValueError, match="batch_size"):
         FeaturesParams(batch_size=0).validate()
     assert FeaturesParams().encoder == "efficientnet_lite0"
+
+
+def test_resnet_imagenet_weights_are_downloaded_with_their_hash_checked_and_loaded(tmp_path: Path,
+                                                                                   monkeypatch) -> None:
+    # A stand-in checkpoint (random weights, seeded) served by a fake download: the file name's hash
+    # prefix must be handed to the download for checking, and the weights must end up in the encoder.
+    from pipeline.encoders import import_torchvision
+
+    torch.manual_seed(5)
+    state = import_torchvision().models.resnet18(weights=None).state_dict()
+    downloads = []
+
+    def download(url, dst, hash_prefix=None, progress=True):
+        downloads.append((url.rsplit("/", 1)[-1], hash_prefix))
+        torch.save(state, dst)
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    encoder = load_encoder("resnet18", "imagenet")
+    assert downloads == [("resnet18-f37072fd.pth", "f37072fd")]
+    loaded = encoder._model.state_dict()
+    assert all(torch.equal(loaded[key], value) for key, value in state.items() if not key.startswith("fc."))
+    assert torch.equal(encoder._classifier.weight, state["fc.weight"])
+    assert torch.equal(encoder._classifier.bias, state["fc.bias"])
