@@ -40,14 +40,12 @@ MAX_SCALE = 100.0
 
 
 @dataclass(frozen=True)
-class ContrastiveParams:
-    """Hyper-parameters of the contrastive model (``train.contrastive`` / ``train.contrastive_frozen``).
+class ImageLossParams:
+    """Hyper-parameters of the contrastive image loss and its optimiser, shared by
+    :class:`ContrastiveParams` and :class:`~pipeline.models.joint.JointParams`.
 
     Parameters
     ----------
-    update_words : bool
-        Learn the mapped words' vectors (grounded words, scored as ``words: own``) or keep the
-        pretrained ones frozen (the pretrained space: what zero-shot needs).
     anchor : float
         Weight of ``mean over mapped words ||t - t_0||^2`` pulling learnable words toward their
         pretrained vectors ``t_0`` (ignored when ``update_words`` is false).
@@ -85,7 +83,6 @@ class ContrastiveParams:
         Subtract the mean (prepared) training feature before projecting.
     """
 
-    update_words: bool = True
     anchor: float = 1.0
     energy: Energy = "cos"
     temperature: float = 0.07
@@ -103,29 +100,43 @@ class ContrastiveParams:
     normalize_features: bool = True
     center_features: bool = True
 
+    def check(self, name: str) -> None:
+        """Refuse invalid values with one ValueError line naming ``name.<field>``."""
+        for field_name in ("batch_size", "epochs"):
+            if getattr(self, field_name) < 1:
+                raise ValueError(f"{name}.{field_name} must be >= 1, got {getattr(self, field_name)}")
+        for field_name in ("lr", "word_lr", "temperature"):
+            if not getattr(self, field_name) > 0:
+                raise ValueError(f"{name}.{field_name} must be > 0, got {getattr(self, field_name)}")
+        for field_name in ("anchor", "weight_decay", "l2_ridge", "patience"):
+            if getattr(self, field_name) < 0:
+                raise ValueError(f"{name}.{field_name} must be >= 0, got {getattr(self, field_name)}")
+        if self.temperature < 1 / MAX_SCALE:
+            raise ValueError(f"{name}.temperature must be >= {1 / MAX_SCALE}, got {self.temperature}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"{name}.momentum must be in [0, 1), got {self.momentum}")
+        choices = {"energy": ("dot", "cos"), "init": ("l2", "normal"), "optimizer": ("adam", "sgd")}
+        for field_name, allowed in choices.items():
+            if getattr(self, field_name) not in allowed:
+                raise ValueError(f"{name}.{field_name} must be one of {', '.join(allowed)}, got {getattr(self, field_name)!r}")
+
+
+@dataclass(frozen=True)
+class ContrastiveParams(ImageLossParams):
+    """Hyper-parameters of the contrastive model (``train.contrastive`` / ``train.contrastive_frozen``):
+    those of :class:`ImageLossParams` and
+
+    Parameters
+    ----------
+    update_words : bool
+        Learn the mapped words' vectors (grounded words, scored as ``words: own``) or keep the
+        pretrained ones frozen (the pretrained space: what zero-shot needs).
+    """
+
+    update_words: bool = True
+
     def validate(self) -> None:
-        check_common(self, "contrastive")
-
-
-def check_common(params: ContrastiveParams | object, name: str) -> None:
-    """The checks :class:`ContrastiveParams` and the joint model's params share; ValueError, one line."""
-    for field_name in ("batch_size", "epochs"):
-        if getattr(params, field_name) < 1:
-            raise ValueError(f"{name}.{field_name} must be >= 1, got {getattr(params, field_name)}")
-    for field_name in ("lr", "word_lr", "temperature"):
-        if not getattr(params, field_name) > 0:
-            raise ValueError(f"{name}.{field_name} must be > 0, got {getattr(params, field_name)}")
-    for field_name in ("anchor", "weight_decay", "l2_ridge", "patience"):
-        if getattr(params, field_name) < 0:
-            raise ValueError(f"{name}.{field_name} must be >= 0, got {getattr(params, field_name)}")
-    if params.temperature < 1 / MAX_SCALE:  # type: ignore[attr-defined]
-        raise ValueError(f"{name}.temperature must be >= {1 / MAX_SCALE}, got {params.temperature}")  # type: ignore[attr-defined]
-    if not 0 <= params.momentum < 1:  # type: ignore[attr-defined]
-        raise ValueError(f"{name}.momentum must be in [0, 1), got {params.momentum}")  # type: ignore[attr-defined]
-    choices = {"energy": ("dot", "cos"), "init": ("l2", "normal"), "optimizer": ("adam", "sgd")}
-    for field_name, allowed in choices.items():
-        if getattr(params, field_name) not in allowed:
-            raise ValueError(f"{name}.{field_name} must be one of {', '.join(allowed)}, got {getattr(params, field_name)!r}")
+        self.check("contrastive")
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,27 +223,27 @@ class Batches:
         return cls(train_images, mapped, incidence)
 
 
-def initial_projection(data: GroundingData, word_vectors: np.ndarray, params: ContrastiveParams | object) -> torch.Tensor:
+def initial_projection(data: GroundingData, word_vectors: np.ndarray, params: ImageLossParams) -> torch.Tensor:
     """``W`` at the start: the L2 solution on the same prepared features, or a seeded Gaussian (torch's global
     generator)."""
-    if params.init == "l2":  # type: ignore[attr-defined]
-        start = l2.fit(data, word_vectors, l2.L2Params(params.l2_ridge, params.normalize_features,  # type: ignore[attr-defined]
-                                                       params.center_features))  # type: ignore[attr-defined]
+    if params.init == "l2":
+        start = l2.fit(data, word_vectors, l2.L2Params(params.l2_ridge, params.normalize_features,
+                                                       params.center_features))
         return torch.from_numpy(start.projection.copy())
     return torch.randn(data.features.shape[1], word_vectors.shape[1]) / math.sqrt(data.features.shape[1])
 
 
-def make_optimizer(groups: list[dict], params: ContrastiveParams | object) -> torch.optim.Optimizer:
+def make_optimizer(groups: list[dict], params: ImageLossParams) -> torch.optim.Optimizer:
     """Adam or momentum SGD over parameter groups (each with its own ``lr``)."""
-    if params.optimizer == "adam":  # type: ignore[attr-defined]
+    if params.optimizer == "adam":
         return torch.optim.Adam(groups)
-    return torch.optim.SGD(groups, momentum=params.momentum)  # type: ignore[attr-defined]
+    return torch.optim.SGD(groups, momentum=params.momentum)
 
 
-def logit_scale_of(params: ContrastiveParams | object) -> torch.Tensor:
+def logit_scale_of(params: ImageLossParams) -> torch.Tensor:
     """The log of ``1 / temperature``, a leaf that requires grad when the temperature is learnt."""
-    start = math.log(1 / params.temperature)  # type: ignore[attr-defined]
-    return torch.tensor(start, dtype=torch.float32, requires_grad=bool(params.learn_temperature))  # type: ignore[attr-defined]
+    start = math.log(1 / params.temperature)
+    return torch.tensor(start, dtype=torch.float32, requires_grad=bool(params.learn_temperature))
 
 
 def scale_value(log_scale: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
@@ -35,13 +34,13 @@ from pipeline.models.base import (
     validation_p1,
 )
 from pipeline.models.contrastive import (
-    Batches, Energy, check_common, energy_matrix, initial_projection, logit_scale_of, make_optimizer,
+    Batches, ImageLossParams, energy_matrix, initial_projection, logit_scale_of, make_optimizer,
     scale_value, symmetric_loss,
 )
 
 
 @dataclass(frozen=True)
-class JointParams:
+class JointParams(ImageLossParams):
     """Hyper-parameters of the joint model (``train.joint``); every word is learnable.
 
     Parameters
@@ -60,13 +59,9 @@ class JointParams:
         Negative words per pair (unigram^0.75).
     sample : float
         word2vec's down-sampling of frequent words (0 keeps all).
-    anchor : float
-        Weight of ``mean over mapped words ||e - e_0||^2`` in the image loss (0: only the text
-        holds the words).
-    energy, temperature, learn_temperature, init, l2_ridge, optimizer, lr, word_lr, momentum, \
-weight_decay, batch_size, epochs, patience, normalize_features, center_features
-        As in :class:`~pipeline.models.contrastive.ContrastiveParams`; ``word_lr`` is the rate of
-        the image loss on the mapped words' input vectors.
+    The image loss's: as :class:`~pipeline.models.contrastive.ImageLossParams`; ``word_lr`` is the
+    rate of the image loss on the mapped words' input vectors and ``anchor`` 0 leaves only the text
+    holding them.
     """
 
     text_pairs_per_epoch: int = 300_000
@@ -75,25 +70,9 @@ weight_decay, batch_size, epochs, patience, normalize_features, center_features
     window: int = 5
     negatives: int = 5
     sample: float = 1e-3
-    anchor: float = 1.0
-    energy: Energy = "cos"
-    temperature: float = 0.07
-    learn_temperature: bool = True
-    init: Literal["l2", "normal"] = "l2"
-    l2_ridge: float = 0.01
-    optimizer: Literal["adam", "sgd"] = "adam"
-    lr: float = 0.01
-    word_lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    batch_size: int = 128
-    epochs: int = 30
-    patience: int = 3
-    normalize_features: bool = True
-    center_features: bool = True
 
     def validate(self) -> None:
-        check_common(self, "joint")
+        self.check("joint")
         for name in ("text_batch_size", "window", "negatives"):
             if getattr(self, name) < 1:
                 raise ValueError(f"joint.{name} must be >= 1, got {getattr(self, name)}")
