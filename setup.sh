@@ -28,11 +28,12 @@ dvc repro
 cat <<'MSG'
 
 Done. Outputs:
-  data/corpus/text.txt            cleaned corpus              metrics/corpus.json
-  data/word2vec/                  skip-gram model + vectors   metrics/pretrain.json
-  data/mapping/*.csv, data/images word <-> image mapping      metrics/mapping.json
-  data/features/features.h5       CNN features                metrics/features.json
-  data/models/                    L2, DeViSE, IESG            metrics/train.json, plots/train.csv
-  data/report/index.html          evaluation report           metrics/evaluate.json, plots/evaluate/
-Compare runs: dvc metrics show, dvc params diff, dvc metrics diff, dvc exp show, dvc plots show.
+  data/corpus/text.txt            cleaned corpus              results/corpus.json
+  data/word2vec/                  skip-gram model + vectors   results/pretrain.json
+  data/mapping/*.csv, data/images word <-> image mapping      results/mapping.json
+  data/features/features.h5       CNN features                results/features.json
+  data/models/<model>/            one per train.models        plots/train/<model>.csv
+  data/report/index.html          evaluation report           metrics/evaluate.json (headline), results/evaluate.json
+Compare runs: dvc metrics show, dvc params diff, dvc metrics diff, dvc exp show --only-changed, dvc plots show.
+Look inside: iesg status, iesg words IMAGE, iesg images WORD, iesg neighbours WORD --model joint.
 MSG
