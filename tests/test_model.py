@@ -12,7 +12,7 @@ import torch
 from gensim.models import KeyedVectors
 
 from pipeline.models import devise, iesg
-from pipeline.models.base import GroundingData, Projection, TrainingInputs, validation_p1
+from pipeline.models.base import GroundingData, Projection, TrainingInputs, keep_probability, validation_p1
 from pipeline.models.devise import DeviseParams
 from pipeline.models.iesg import CorpusWindows, IESGParams, SparseMomentum, hinge_loss
 from pipeline.models.l2 import L2Params
@@ -161,7 +161,7 @@ def test_down_sampling_thins_frequent_words_in_centres_and_contexts():
     full = windows.draw(np.random.default_rng(0), IESGParams(sample=0))
     thinned = windows.draw(np.random.default_rng(0), IESGParams(sample=1e-3))
     assert len(thinned["centre"]) < len(full["centre"])
-    keep = windows.keep_probability(1e-3)
+    keep = keep_probability(counts, 1e-3)
     assert keep.max() <= 1.0 and keep[np.argmax(counts)] == keep.min()
 
 

@@ -189,6 +189,22 @@ def training_center(data: GroundingData, normalize: bool, center: bool = True) -
     return prepare_features(data.features[train], normalize, zero).mean(0).astype(np.float32)
 
 
+def unigram_noise_cdf(counts: np.ndarray) -> np.ndarray:
+    """Cumulative unigram^0.75 distribution over the vocabulary: word2vec's negative sampling."""
+    weights = np.asarray(counts, dtype=np.float64) ** 0.75
+    return np.cumsum(weights / max(weights.sum(), 1e-300))
+
+
+def keep_probability(counts: np.ndarray, sample: float) -> np.ndarray:
+    """word2vec's chance of keeping each vocabulary word in the down-sampled token stream (1 for a word
+    that never occurs)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    frequency = counts / max(counts.sum(), 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        keep = (np.sqrt(frequency / sample) + 1) * sample / frequency
+    return np.nan_to_num(np.minimum(1.0, keep), nan=1.0)
+
+
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero)."""
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)

@@ -25,8 +25,8 @@ from tqdm import tqdm
 from pipeline.errors import PipelineError
 from pipeline.models import l2
 from pipeline.models.base import (
-    EarlyStopping, Energy, EpochLog, GroundingData, Projection, Trained, TrainingInputs, prepare_features,
-    training_center, validation_p1,
+    EarlyStopping, Energy, EpochLog, GroundingData, Projection, Trained, TrainingInputs, keep_probability,
+    prepare_features, training_center, unigram_noise_cdf, validation_p1,
 )
 
 
@@ -211,13 +211,7 @@ class CorpusWindows:
         self.tokens = tokens[tokens >= 0]
         self.centre_occurrences = int((self.slot[self.tokens] >= 0).sum())
         self.counts = counts
-        weights = counts.astype(np.float64) ** 0.75
-        self.negative_cdf = np.cumsum(weights / weights.sum())
-
-    def keep_probability(self, sample: float) -> np.ndarray:
-        """word2vec's chance of keeping each vocabulary word in the down-sampled stream."""
-        frequency = self.counts / self.counts.sum()
-        return np.minimum(1.0, (np.sqrt(frequency / sample) + 1) * sample / frequency)
+        self.negative_cdf = unigram_noise_cdf(counts)
 
     def draw(self, rng: np.random.Generator, params: IESGParams) -> dict[str, np.ndarray]:
         """One epoch's triples, shuffled: arrays ``centre``, ``context``, ``negatives`` (n, k), ``image``.
@@ -228,7 +222,7 @@ class CorpusWindows:
         """
         stream = self.tokens
         if params.sample > 0:
-            stream = stream[rng.random(len(stream)) < self.keep_probability(params.sample)[stream]]
+            stream = stream[rng.random(len(stream)) < keep_probability(self.counts, params.sample)[stream]]
         positions = np.flatnonzero(self.slot[stream] >= 0)
         offsets = rng.integers(1, params.window + 1, len(positions)) * rng.choice([-1, 1], len(positions))
         context_positions = positions + offsets

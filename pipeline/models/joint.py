@@ -30,8 +30,8 @@ from tqdm import tqdm
 
 from pipeline.errors import PipelineError
 from pipeline.models.base import (
-    EarlyStopping, EpochLog, Projection, Trained, TrainingInputs, prepare_features, training_center,
-    validation_p1,
+    EarlyStopping, EpochLog, Projection, Trained, TrainingInputs, keep_probability, prepare_features,
+    training_center, unigram_noise_cdf, validation_p1,
 )
 from pipeline.models.contrastive import (
     Batches, ImageLossParams, energy_matrix, initial_projection, logit_scale_of, make_optimizer,
@@ -90,22 +90,14 @@ class SkipGramPairs:
         self.tokens = np.asarray(tokens, dtype=np.int64)
         self.tokens = self.tokens[self.tokens >= 0]
         self.counts = np.asarray(counts, dtype=np.float64)
-        weights = self.counts ** 0.75
-        self.negative_cdf = np.cumsum(weights / max(weights.sum(), 1e-300))
-
-    def keep_probability(self, sample: float) -> np.ndarray:
-        """word2vec's chance of keeping each vocabulary word in the down-sampled stream."""
-        frequency = self.counts / max(self.counts.sum(), 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            keep = (np.sqrt(frequency / sample) + 1) * sample / frequency
-        return np.nan_to_num(np.minimum(1.0, keep), nan=1.0)
+        self.negative_cdf = unigram_noise_cdf(self.counts)
 
     def draw(self, rng: np.random.Generator, n_pairs: int, window: int, negatives: int,
              sample: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``n_pairs`` (or fewer, near the corpus edges) pairs from uniformly drawn centre positions."""
         stream = self.tokens
         if sample > 0:
-            stream = stream[rng.random(len(stream)) < self.keep_probability(sample)[stream]]
+            stream = stream[rng.random(len(stream)) < keep_probability(self.counts, sample)[stream]]
         if len(stream) < 2 or n_pairs == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros((0, negatives), dtype=np.int64)
