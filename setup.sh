@@ -32,7 +32,7 @@ Done. Outputs:
   data/word2vec/                  skip-gram model + vectors   results/pretrain.json
   data/mapping/*.csv, data/images word <-> image mapping      results/mapping.json
   data/features/features.h5       CNN features                results/features.json
-  data/models/<model>/            one per train.models        plots/train/<model>.csv
+  data/models/<model>/            one per train.models        dvclive/<model>/ (per-epoch log)
   data/report/index.html          evaluation report           metrics/evaluate.json (headline), results/evaluate.json
 Compare runs: dvc metrics show, dvc params diff, dvc metrics diff, dvc exp show --only-changed, dvc plots show.
 Look inside: iesg status, iesg words IMAGE, iesg images WORD, iesg neighbours WORD --model joint.

@@ -5,16 +5,22 @@ Table 1 / Table 2 numbers, word similarity beside Table 3, P@1 by word frequency
 types, the DVC plots of ``dvc.yaml`` as inline SVG (:mod:`pipeline.plots`), and thumbnail grids
 of example queries. The data behind the page is kept beside it (``examples.json``,
 ``errors.json``, ``report.json``), so :func:`rebuild_report` can redraw it without re-evaluating.
+
+The page is laid out by the Jinja2 template ``templates/report.html.j2`` with autoescape on; the
+functions here turn the data into plain text values (formatted numbers, intervals, bold flags).
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import os
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
+
+import jinja2
+from markupsafe import Markup
 
 from pipeline.errors import PipelineError
 from pipeline.io import atomic_path
@@ -35,25 +41,17 @@ PAPER_SIMILARITY = {
 }
 ARROWS = {"image_to_word": "image → word", "word_to_image": "word → image"}
 
-STYLE = """
-body{font-family:sans-serif;margin:2em;max-width:75em;color:#222}
-table{border-collapse:collapse;margin:0.5em 0 1.5em}
-th,td{border:1px solid #bbb;padding:0.25em 0.6em;text-align:right}
-th{background:#eee}td.l,th.l{text-align:left}
-.paper{color:#666}.ci{color:#666;font-size:0.85em}
-.grid{display:flex;flex-wrap:wrap;gap:0.6em;margin-bottom:1em;align-items:flex-start}
-figure{margin:0;padding:0.3em;border:2px solid #ddd;width:min-content;text-align:center;font-size:0.85em}
-figure.ok{border-color:#2a2}figure.query{border-color:#36c}
-figure img{display:block;margin:auto}
-ol{margin:0;padding-left:1.4em;text-align:left}
-li.ok{color:#170;font-weight:bold}
-svg.plot{display:block;margin-bottom:1.5em}
-"""
-
 
 def thumbnail_name(image_id: str) -> str:
     """File name of an image's thumbnail (image ids may hold any characters)."""
     return hashlib.sha1(image_id.encode("utf-8")).hexdigest()[:16] + ".jpg"
+
+
+# The page's layout is templates/report.html.j2; autoescape is on for every template (all are HTML).
+TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("pipeline", "templates"), autoescape=True,
+                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                               trim_blocks=True, lstrip_blocks=True)
+TEMPLATES.filters["thumbnail_name"] = thumbnail_name
 
 
 def write_thumbnail(source: Path, target: Path, size: int) -> None:
@@ -76,58 +74,79 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def _row(cells: list[str], header: bool = False) -> str:
-    tag = "th" if header else "td"
-    return "<tr>" + "".join(
-        f'<{tag} class="l">{c}</{tag}>' if i == 0 else f"<{tag}>{c}</{tag}>" for i, c in enumerate(cells)
-    ) + "</tr>"
+@dataclass(frozen=True)
+class Cell:
+    """The content of one table cell, as plain text; the template lays it out and escapes it.
+
+    Attributes
+    ----------
+    text : str
+        The value as shown ("" for an empty cell).
+    interval : str
+        Its 95% interval, "[low, high]", shown small after the value; "" for none.
+    bold : bool
+        A paired difference whose interval excludes zero.
+    paper : bool
+        Luo's reported numbers, shown grey.
+    """
+
+    text: str
+    interval: str = ""
+    bold: bool = False
+    paper: bool = False
 
 
-def _with_interval(value: float | None, ci: list[float] | None, scale: float, digits: int) -> str:
+@dataclass(frozen=True)
+class Table:
+    """A table of the page: header labels and rows of cells (the first column left-aligned)."""
+
+    head: list[str]
+    rows: list[list[Cell]]
+
+
+def _with_interval(value: float | None, ci: list[float] | None, scale: float, digits: int) -> Cell:
+    """``value`` and its interval ``ci`` times ``scale``, with ``digits`` decimals ("-" when there is no value)."""
     if value is None:
-        return "-"
-    text = f"{value * scale:.{digits}f}"
-    if ci:
-        text += f' <span class="ci">[{ci[0] * scale:.{digits}f}, {ci[1] * scale:.{digits}f}]</span>'
-    return text
+        return Cell("-")
+    interval = f"[{ci[0] * scale:.{digits}f}, {ci[1] * scale:.{digits}f}]" if ci else ""
+    return Cell(f"{value * scale:.{digits}f}", interval)
 
 
-def _difference(entry: dict | None, scale: float, digits: int) -> str:
+def _difference(entry: dict | None, scale: float, digits: int) -> Cell:
     """A paired difference with its interval, bold when the interval excludes zero."""
     if not entry:
-        return ""
-    text = _with_interval(entry["diff"], entry["ci"], scale, digits)
+        return Cell("")
     low, high = entry["ci"]
-    return f"<b>{text}</b>" if low > 0 or high < 0 else text
+    return replace(_with_interval(entry["diff"], entry["ci"], scale, digits), bold=low > 0 or high < 0)
 
 
-def matching_table(matching: dict, ks: list[int]) -> str:
+def matching_table(matching: dict, ks: list[int]) -> Table:
     """Rows per model and direction: P@k (95% interval) by dot and cosine, the paired P@1 difference to the
     reference model, and the paper's P@1/5/10."""
     reference = next((key[3:] for entry in _entries(matching) for key in entry if key.startswith("vs_")), None)
     head = ["model", "direction", *(f"P@{k} dot" for k in ks), *(f"P@{k} cos" for k in ks),
             *([f"P@1 − {reference} dot", f"P@1 − {reference} cos"] if reference else []),
             "paper P@1/5/10", "pairs", "candidates"]
-    rows = [_row([html.escape(h) for h in head], header=True)]
+    rows = []
     for model, directions in matching.items():
         for direction, scores in directions.items():
             paper = PAPER_MATCHING.get((model, direction))
-            cells = [html.escape(model), ARROWS[direction]]
+            cells = [Cell(model), Cell(ARROWS[direction])]
             cells += [_with_interval(scores[s][f"p{k}"], scores[s].get("ci", {}).get(f"p{k}"), 100, 1)
                       for s in ("dot", "cos") for k in ks]
             if reference:
                 cells += [_difference(scores[s].get(f"vs_{reference}", {}).get("p1"), 100, 1) for s in ("dot", "cos")]
-            cells.append(f'<span class="paper">{"/".join(map(str, paper))}</span>' if paper else "")
-            cells += [str(scores["dot"]["pairs"]), str(scores["dot"]["candidates"])]
-            rows.append(_row(cells))
-    return "<table>" + "".join(rows) + "</table>"
+            cells.append(Cell("/".join(map(str, paper)), paper=True) if paper else Cell(""))
+            cells += [Cell(str(scores["dot"]["pairs"])), Cell(str(scores["dot"]["candidates"]))]
+            rows.append(cells)
+    return Table(head, rows)
 
 
 def _entries(matching: dict) -> list[dict]:
     return [entry for directions in matching.values() for scores in directions.values() for entry in scores.values()]
 
 
-def similarity_table(similarity: dict) -> str:
+def similarity_table(similarity: dict) -> Table:
     """Rows per benchmark: the score (95% interval) of every word space, each grounded space's paired
     difference to the pretrained vectors, and the paper's WS353 numbers."""
     sides = list(similarity)
@@ -135,74 +154,51 @@ def similarity_table(similarity: dict) -> str:
     benchmarks = list(next(iter(similarity.values()), {}))
     head = ["benchmark", *sides, *(f"{s} − {sides[0]}" for s in grounded), "paper skip-gram / IESG",
             "pairs / questions", "out of vocabulary"]
-    rows = [_row([html.escape(h) for h in head], header=True)]
+    rows = []
     for bench in benchmarks:
         first = similarity[sides[0]][bench]
         value_key = "spearman" if "spearman" in first else "accuracy"
-        cells = [html.escape(bench + (" (accuracy)" if value_key == "accuracy" else ""))]
+        cells = [Cell(bench + (" (accuracy)" if value_key == "accuracy" else ""))]
         cells += [_with_interval(similarity[s][bench][value_key], similarity[s][bench].get("ci"), 1, 3) for s in sides]
         cells += [_difference(similarity[s][bench].get(f"vs_{sides[0]}"), 1, 3) for s in grounded]
         paper = [PAPER_SIMILARITY.get((s, bench)) for s in ("pretrained", "iesg")]
-        cells.append(f'<span class="paper">{" / ".join(_num(v) for v in paper)}</span>' if any(paper) else "")
-        cells.append(str(first.get("pairs", first.get("questions"))))
-        cells.append(" / ".join(str(similarity[s][bench].get("oov_pairs", similarity[s][bench].get("oov_questions")))
-                                for s in sides))
-        rows.append(_row(cells))
-    return "<table>" + "".join(rows) + "</table>"
+        cells.append(Cell(" / ".join(_num(v) for v in paper), paper=True) if any(paper) else Cell(""))
+        cells.append(Cell(str(first.get("pairs", first.get("questions")))))
+        out_of_vocabulary = (similarity[s][bench].get("oov_pairs", similarity[s][bench].get("oov_questions"))
+                             for s in sides)
+        cells.append(Cell(" / ".join(map(str, out_of_vocabulary))))
+        rows.append(cells)
+    return Table(head, rows)
 
 
-def frequency_table(frequency: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
+def frequency_table(frequency: dict[str, dict[str, list[dict[str, Any]]]]) -> Table:
     """P@1 (pairs) per frequency bucket; columns are model x direction."""
     columns = [(m, d) for m, dirs in frequency.items() for d in dirs]
     head = ["word count", *(f"{m} {ARROWS[d]}" for m, d in columns)]
-    rows = [_row([html.escape(h) for h in head], header=True)]
+    rows = []
     first_model, first_direction = columns[0]
     for i, bucket in enumerate(frequency[first_model][first_direction]):
-        cells = [html.escape(bucket["bucket"])]
+        cells = [Cell(bucket["bucket"])]
         for m, d in columns:
             entry = frequency[m][d][i]
-            cells.append(f"{_pct(entry['p1'])} ({entry['pairs']})")
-        rows.append(_row(cells))
-    return "<table>" + "".join(rows) + "</table>"
+            cells.append(Cell(f"{_pct(entry['p1'])} ({entry['pairs']})"))
+        rows.append(cells)
+    return Table(head, rows)
 
 
-def errors_table(shares: dict[str, float | int], errors: list[dict[str, Any]], n_listed: int) -> str:
-    """Error-type shares, then the first ``n_listed`` errors of each type."""
-    rows = [_row(["type", "share", "errors"], header=True)]
-    for kind, share in shares.items():
-        if kind != "errors":
-            count = sum(e["type"] == kind for e in errors)
-            rows.append(_row([html.escape(kind), _pct(share), str(count)]))
-    listed = [_row(["type", "image", "true word", "top-1 word"], header=True)]
-    for kind in (k for k in shares if k != "errors"):
-        for e in [e for e in errors if e["type"] == kind][:n_listed]:
-            listed.append(_row([html.escape(kind), html.escape(e["image_id"]), html.escape(e["truth"]),
-                                html.escape(e["predicted"])]))
-    return "<table>" + "".join(rows) + "</table><table>" + "".join(listed) + "</table>"
+def error_share_table(shares: dict[str, float | int], errors: list[dict[str, Any]]) -> Table:
+    """Share and count of each error type."""
+    rows = [[Cell(kind), Cell(_pct(share)), Cell(str(sum(e["type"] == kind for e in errors)))]
+            for kind, share in shares.items() if kind != "errors"]
+    return Table(["type", "share", "errors"], rows)
 
 
-def _figure(image_id: str, caption: str, css: str) -> str:
-    return (f'<figure class="{css}"><img src="thumbs/{thumbnail_name(image_id)}" alt="{html.escape(image_id)}">'
-            f"<figcaption>{caption}</figcaption></figure>")
-
-
-def example_grids(examples: dict[str, list[dict[str, Any]]]) -> str:
-    """Thumbnail grids: each test image with its top words; each test word with its top images."""
-    parts = ["<h3>Test images and their top words</h3><div class=\"grid\">"]
-    for ex in examples["image_to_word"]:
-        items = "".join(
-            f'<li class="{"ok" if t["correct"] else ""}">{html.escape(t["word"])}{" ✓" if t["correct"] else ""}</li>'
-            for t in ex["top"]
-        )
-        parts.append(_figure(ex["image_id"], f"<ol>{items}</ol>", "query"))
-    parts.append("</div><h3>Test words and their top test images</h3>")
-    for ex in examples["word_to_image"]:
-        parts.append(f'<div class="grid"><figure class="query"><b>{html.escape(ex["word"])}</b></figure>')
-        for rank, t in enumerate(ex["top"], 1):
-            mark = " ✓" if t["correct"] else ""
-            parts.append(_figure(t["image_id"], f"{rank}{mark}", "ok" if t["correct"] else ""))
-        parts.append("</div>")
-    return "".join(parts)
+def error_list_table(shares: dict[str, float | int], errors: list[dict[str, Any]], n_listed: int) -> Table:
+    """The first ``n_listed`` errors of each type, in the order of ``shares``."""
+    rows = [[Cell(kind), Cell(e["image_id"]), Cell(e["truth"]), Cell(e["predicted"])]
+            for kind in shares if kind != "errors"
+            for e in [e for e in errors if e["type"] == kind][:n_listed]]
+    return Table(["type", "image", "true word", "top-1 word"], rows)
 
 
 def example_image_paths(examples: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
@@ -210,6 +206,33 @@ def example_image_paths(examples: dict[str, list[dict[str, Any]]]) -> dict[str, 
     paths = {ex["image_id"]: ex["path"] for ex in examples["image_to_word"]}
     paths.update({t["image_id"]: t["path"] for ex in examples["word_to_image"] for t in ex["top"]})
     return paths
+
+
+def render_page(
+    metrics: dict[str, Any],
+    frequency: dict[str, dict[str, list[dict[str, Any]]]],
+    errors: list[dict[str, Any]],
+    examples: dict[str, list[dict[str, Any]]],
+    ks: list[int],
+    caption: str,
+    base_dir: str | os.PathLike = ".",
+    plots: Sequence[PlotSpec] = (),
+) -> str:
+    """The text of ``index.html``; parameters as for :func:`write_report`."""
+    # plot_svg's SVG is our own markup and escapes every text it draws (titles, labels, legend names),
+    # so it is the one piece of HTML the template takes as it is.
+    drawn = [(plot.title, Markup(plot_svg(plot, base_dir))) for plot in plots]
+    return TEMPLATES.get_template("report.html.j2").render(
+        image_pool=str(metrics["data"].get("image_pool", "all")),
+        matching=matching_table(metrics["matching"], ks),
+        similarity=similarity_table(metrics["similarity"]),
+        caption=caption,
+        frequency=frequency_table(frequency),
+        error_shares=error_share_table(metrics["errors"], errors),
+        error_list=error_list_table(metrics["errors"], errors, n_listed=5),
+        plots=drawn,
+        examples=examples,
+    )
 
 
 def write_report(
@@ -263,35 +286,7 @@ def write_report(
         page_data = {"metrics": metrics, "frequency": frequency, "ks": ks, "caption": caption,
                      "thumbnail_px": thumbnail_px}
         (staged / "report.json").write_text(json.dumps(page_data, indent=2) + "\n")
-        plot_section = ["<h2>DVC plots</h2>"] if plots else []
-        plot_section += [f"<h3>{html.escape(plot.title)}</h3>{plot_svg(plot, base_dir)}" for plot in plots]
-        body = [
-            "<h1>Grounded word embeddings: evaluation</h1>",
-            "<h2>Matching on the test split</h2>",
-            "<p>P@k in percent with its 95% bootstrap interval over test images; each test link ranks the true "
-            "item among itself and sampled negatives (the same candidate sets for every model; word → image "
-            f"negatives from the {html.escape(str(metrics['data'].get('image_pool', 'all')))} images, "
-            "<i>candidates</i> = the smallest candidate set). Differences to the reference model are paired; "
-            "bold where the interval excludes zero. <span class=\"paper\">Grey: Luo's reported numbers.</span></p>",
-            matching_table(metrics["matching"], ks),
-            "<h2>Word similarity (Spearman) and analogy</h2>",
-            "<p>Every word space: the pretrained vectors and those each grounded model learnt; 95% bootstrap "
-            "intervals over benchmark pairs, paired differences to the pretrained vectors (bold: the interval "
-            "excludes zero).</p>",
-            similarity_table(metrics["similarity"]),
-            f"<h2>Error analysis</h2><p>{html.escape(caption)}</p>",
-            "<h3>P@1 by corpus frequency of the word (pairs)</h3>",
-            frequency_table(frequency),
-            "<h3>Top-1 errors of image → word by type</h3>",
-            errors_table(metrics["errors"], errors, n_listed=5),
-            *plot_section,
-            "<h2>Examples</h2>",
-            example_grids(examples),
-        ]
-        page = (
-            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>IESG evaluation</title>'
-            f"<style>{STYLE}</style></head><body>" + "\n".join(body) + "</body></html>\n"
-        )
+        page = render_page(metrics, frequency, errors, examples, ks, caption, base_dir, plots)
         (staged / "index.html").write_text(page, encoding="utf-8")
     return out / "index.html"
 

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
-from scipy.stats import spearmanr
 
 _RESOURCES = resources.files("pipeline") / "resources" / "word_similarity"
 
@@ -63,7 +62,8 @@ def pair_scores(vectors: KeyedVectors, benchmark: PairBenchmark) -> tuple[np.nda
 
 
 def score_pairs(vectors: KeyedVectors, benchmark: PairBenchmark) -> dict[str, float | int | None]:
-    """Spearman correlation of ``vectors``' cosine similarities with a benchmark's ratings.
+    """Spearman correlation of ``vectors``' cosine similarities with a benchmark's ratings, by gensim's
+    ``KeyedVectors.evaluate_word_pairs`` (case-insensitive, the whole vocabulary).
 
     Returns
     -------
@@ -71,11 +71,14 @@ def score_pairs(vectors: KeyedVectors, benchmark: PairBenchmark) -> dict[str, fl
         ``spearman`` (None when fewer than two pairs are in the vocabulary), ``pairs`` (all pairs in
         the file), ``oov_pairs`` (pairs not scored because a word is out of the vocabulary).
     """
-    ratings, cosines, total = pair_scores(vectors, benchmark)
-    spearman = None
-    if len(ratings) >= 2:
-        spearman = round(float(spearmanr(ratings, cosines).statistic), 4)
-    return {"spearman": spearman, "pairs": total, "oov_pairs": total - len(ratings)}
+    total = len(read_pairs(benchmark))
+    try:
+        _, spearman, oov_percent = vectors.evaluate_word_pairs(
+            str(benchmark.path), delimiter=benchmark.delimiter, restrict_vocab=len(vectors.index_to_key))
+    except ValueError:  # gensim: no pair in the vocabulary; scipy: fewer than two pairs to correlate
+        return {"spearman": None, "pairs": total, "oov_pairs": total - len(pair_scores(vectors, benchmark)[0])}
+    return {"spearman": round(float(spearman.statistic), 4), "pairs": total,
+            "oov_pairs": round(oov_percent * total / 100)}
 
 
 def read_analogies(path: Path = ANALOGY_FILE) -> list[tuple[str, str, str, str]]:

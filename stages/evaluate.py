@@ -55,11 +55,13 @@ def write_plots(out_dir: Path, frequency: dict, shares: dict, curves: dict[str, 
                                           for rows in curves.values())])
 
 
-def read_curve(path: Path) -> list[dict]:
-    """``epoch`` and ``val_p1`` of each row of a train stage's log."""
+def read_curve(live_dir: Path) -> list[dict]:
+    """``epoch`` and ``val_p1`` of each epoch a train stage logged with dvclive (``step`` is the epoch)."""
+    path = live_dir / "plots" / "metrics" / "val_p1.tsv"
     try:
         with open(path, newline="", encoding="utf-8") as handle:
-            return [{"epoch": int(row["epoch"]), "val_p1": row["val_p1"]} for row in csv.DictReader(handle)]
+            return [{"epoch": int(row["step"]), "val_p1": row["val_p1"]}
+                    for row in csv.DictReader(handle, delimiter="\t")]
     except (OSError, KeyError, ValueError) as exc:
         raise PipelineError(f"{path}: cannot read the training log ({exc}); rerun train") from exc
 
@@ -102,7 +104,7 @@ def main() -> None:
     parser.add_argument("--details", default="results/evaluate.json",
                         help="every number: P@k with intervals, counts, similarity, error shares")
     parser.add_argument("--plots", default="plots/evaluate", help="directory for plot CSVs")
-    parser.add_argument("--train-logs", default="plots/train", help="directory of the train stages' logs")
+    parser.add_argument("--train-logs", default="dvclive", help="directory of the train stages' dvclive logs")
     parser.add_argument("--report", default="data/report", help="directory for index.html and thumbnails")
     parser.add_argument("--dvc-yaml", default="dvc.yaml", help="whose top-level plots the report draws ('': none)")
     parser.add_argument("--wordnet-cache", default="data/downloads/nltk_data", help="where an nltk copy of WordNet is built")
@@ -182,7 +184,7 @@ def main() -> None:
                f"path similarity >= {params.synonym_min_path_similarity}; confusion: closer to the top-1 word's "
                "mean training-image feature.")
     write_plots(Path(args.plots), frequency, shares,
-                {name: read_curve(Path(args.train_logs) / f"{name}.csv") for name in names})
+                {name: read_curve(Path(args.train_logs) / name) for name in names})
     write_report(args.report, metrics, frequency, errors, shown, params.ks, caption, params.thumbnail_px,
                  plots=read_plot_specs(args.dvc_yaml) if args.dvc_yaml else [])
     write_json(args.details, metrics)

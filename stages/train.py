@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import time
 
-import pandas as pd
 import torch
 from gensim.models import KeyedVectors
 
@@ -15,6 +13,7 @@ from pipeline.dataset import load_training_inputs
 from pipeline.errors import PipelineError, run_stage
 from pipeline.io import atomic_path, write_json
 from pipeline.models.registry import get_model, load_train_config
+from pipeline.training_log import TrainingLog
 from pipeline.word2vec import save_reproducibly
 
 
@@ -27,11 +26,12 @@ def main() -> None:
     parser.add_argument("--links", default="data/mapping/links.csv")
     parser.add_argument("--features", default="data/features/features.h5")
     parser.add_argument("--out", help="model directory (default data/models/MODEL)")
-    parser.add_argument("--log", help="per-epoch loss / active share / val P@1 (default plots/train/MODEL.csv)")
+    parser.add_argument("--live-dir", help="dvclive directory of the per-epoch loss / active share / val P@1 "
+                                             "(default dvclive/MODEL)")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args()
     out_dir = args.out or f"data/models/{args.model}"
-    log_path = args.log or f"plots/train/{args.model}.csv"
+    live_dir = args.live_dir or f"dvclive/{args.model}"
 
     config = load_train_config(args.params)
     spec = get_model(args.model)
@@ -43,10 +43,12 @@ def main() -> None:
     inputs = load_training_inputs(args.corpus, args.word2vec, args.images, args.links, args.features,
                                   text=spec.reads_text)
     started = time.perf_counter()
-    trained = spec.train(inputs, params, config.seed)
+    live = TrainingLog(live_dir)
+    trained = spec.train(inputs, params, config.seed, live)
     seconds = time.perf_counter() - started
 
     kept = next(e for e in trained.log if e.epoch == trained.kept_epoch)
+    live.finish(kept)
     summary = {
         "model": args.model,
         "val_p1": round(kept.val_p1, 4),
@@ -68,9 +70,6 @@ def main() -> None:
                 grounded.set_vecattr(word, "count", vectors.get_vecattr(word, "count"))
             save_reproducibly(grounded, out / "vectors.kv")
         write_json(out / "train.json", summary)
-    log = pd.DataFrame([dataclasses.asdict(e) for e in trained.log]).round(4)
-    with atomic_path(log_path) as tmp:
-        log.to_csv(tmp, index=False)
     val = "n/a" if math.isnan(kept.val_p1) else f"{kept.val_p1:.3f}"
     print(
         f"train: {args.model} on {summary['links_train']:,} training links in {seconds:.1f} s; "

@@ -1,4 +1,5 @@
-"""dvc.yaml as DVC runs it: every stage depends on every project module its script imports."""
+"""dvc.yaml as DVC runs it: every stage depends on every project module its script imports and the package
+files those read."""
 
 from __future__ import annotations
 
@@ -59,14 +60,31 @@ def import_closure(script: Path) -> set[Path]:
     return seen
 
 
+def package_data(module: Path) -> set[Path]:
+    """Folders of the ``pipeline`` package that a module reads files from: ``PackageLoader("pipeline", DIR)``
+    (jinja2 templates) and ``resources.files("pipeline") / "A" / "B"``."""
+    source = module.read_text()
+    folders = {REPO / "pipeline" / d for d in re.findall(r'PackageLoader\("pipeline", "([^"]+)"\)', source)}
+    for chain in re.findall(r'resources\.files\("pipeline"\)((?:\s*/\s*"[^"]+")+)', source):
+        folders.add(REPO / "pipeline" / Path(*re.findall(r'"([^"]+)"', chain)))
+    return folders
+
+
 @pytest.mark.parametrize("stage", sorted(stage_definitions()))
-def test_stage_deps_cover_every_module_its_script_imports(stage):
+def test_stage_deps_cover_every_module_its_script_imports_and_the_files_they_read(stage):
     definition = stage_definitions()[stage]
     (script,) = re.findall(r"python3? (stages/\w+\.py)", definition["cmd"])
     deps = [REPO / dep for dep in definition["deps"]]
-    missing = sorted(str(path.relative_to(REPO)) for path in import_closure(REPO / script)
+    needed = import_closure(REPO / script)
+    needed |= {folder for module in needed for folder in package_data(module)}
+    missing = sorted(str(path.relative_to(REPO)) for path in needed
                      if not any(path == dep or dep in path.parents for dep in deps))
     assert not missing, f"dvc.yaml stage {stage} lacks deps on {', '.join(missing)}"
+
+
+def test_package_data_is_found_where_modules_read_it():
+    assert package_data(REPO / "pipeline/report.py") == {REPO / "pipeline/templates"}
+    assert package_data(REPO / "pipeline/similarity.py") == {REPO / "pipeline/resources/word_similarity"}
 
 
 def test_the_closure_follows_imports_made_inside_functions():
@@ -100,7 +118,7 @@ def dvc_project(tiny_run, tmp_path_factory) -> Path:
         dep for dep in document["stages"]["featurize"]["deps"] if dep.startswith("data/")]
     for stage in ("train", "evaluate"):
         definition = document["stages"][stage].get("do", document["stages"][stage])
-        definition["deps"] = [dep for dep in definition["deps"] if dep.startswith(("data/", "plots/"))]
+        definition["deps"] = [dep for dep in definition["deps"] if dep.startswith(("data/", "dvclive"))]
         definition["cmd"] = definition["cmd"].replace("python stages/", f"{sys.executable} {REPO}/stages/")
     document["stages"]["featurize"]["cmd"] = document["stages"]["featurize"]["cmd"].replace(
         "python stages/", f"{sys.executable} {REPO}/stages/")

@@ -21,8 +21,9 @@ from pipeline.matching import (
     CandidateSets, Matcher, build_data, candidate_scores, draw_candidates, evaluate_matching, precision_at,
     random_projection, rank_candidates, read_trained, sample_candidates,
 )
-from pipeline.models.base import Projection
+from pipeline.models.base import EpochLog, Projection
 from pipeline.similarity import evaluate_vectors
+from pipeline.training_log import TrainingLog
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -147,8 +148,11 @@ def write_fixture(root: Path, seed: int = 0) -> dict[str, Path]:
         (paths["models"] / name).mkdir(exist_ok=True)
         Projection(projection.astype(np.float32), center, False, words).save(paths["models"] / name / "model.npz")
         (paths["models"] / name / "train.json").write_text(json.dumps({"val_p1": 0.5}))
-        (paths["train_logs"] / f"{name}.csv").write_text("model,epoch,loss,active_share,val_p1\n"
-                                                         + "".join(f"{name},{e},1.0,0.5,0.{e}\n" for e in (1, 2)))
+        live = TrainingLog(paths["train_logs"] / name)
+        epochs = [EpochLog(name, e, 1.0, 0.5, e / 10) for e in (1, 2)]
+        for entry in epochs:
+            live(entry)
+        live.finish(epochs[-1])
     paths["params"].write_text(
         "train:\n  models: [l2, iesg, devise]\n  l2: {}\n  iesg: {}\n  devise: {}\n"
         "evaluate:\n  candidates: 6\n  seed: 1\n  ks: [1, 2, 5]\n  frequency_edges: [100, 10000]\n"

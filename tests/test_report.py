@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -14,23 +15,59 @@ from pipeline.report import rebuild_report, thumbnail_name, write_report
 
 
 class Page(HTMLParser):
+    """Tags, image sources and alt texts, text, and every table as rows of (cell text, bold) pairs."""
+
     def __init__(self) -> None:
         super().__init__()
         self.tags: list[str] = []
         self.sources: list[str] = []
+        self.alts: list[str] = []
         self.links: list[str] = []
         self.text: list[str] = []
+        self.tables: list[list[list[tuple[str, bool]]]] = []
+        self.in_cell = False
+        self.bold = False
 
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
         attrs = dict(attrs)
         if tag == "img":
             self.sources.append(attrs["src"])
+            self.alts.append(attrs["alt"])
         if tag in ("link", "script"):
             self.links.append(tag)
+        if tag == "table":
+            self.tables.append([])
+        if tag == "tr":
+            self.tables[-1].append([])
+        if tag in ("th", "td"):
+            self.tables[-1][-1].append(("", False))
+            self.in_cell = True
+        self.bold = self.bold or tag == "b"
+
+    def handle_endtag(self, tag):
+        self.in_cell = self.in_cell and tag not in ("th", "td")
+        self.bold = self.bold and tag != "b"
 
     def handle_data(self, data):
         self.text.append(data)
+        if self.in_cell:
+            text, bold = self.tables[-1][-1][-1]
+            self.tables[-1][-1][-1] = (" ".join((text + " " + data).split()), bold or self.bold)
+
+
+def parse(index: Path) -> Page:
+    page = Page()
+    page.feed(index.read_text(encoding="utf-8"))
+    page.close()
+    return page
+
+
+def cells(table: list[list[tuple[str, bool]]], key_columns: int) -> dict[tuple[str, ...], tuple[str, bool]]:
+    """(row key..., column label) -> (text, bold) of a parsed table whose first row is its header."""
+    head = [text for text, _ in table[0]]
+    return {(*(text for text, _ in row[:key_columns]), label): cell
+            for row in table[1:] for label, cell in zip(head, row)}
 
 
 def score(p1: float) -> dict:
@@ -72,9 +109,7 @@ def inputs(tmp_path: Path) -> dict:
 
 def test_report_parses_and_references_existing_thumbnails(tmp_path, inputs):
     index = write_report(tmp_path / "report", **inputs)
-    page = Page()
-    page.feed(index.read_text(encoding="utf-8"))
-    page.close()
+    page = parse(index)
     assert page.links == []  # nothing external: no stylesheet link, no script
     assert len(page.sources) == 3
     for source in page.sources:
@@ -92,6 +127,64 @@ def test_report_parses_and_references_existing_thumbnails(tmp_path, inputs):
     assert "<b>5.0 <span" in html and "<b>-2.0" not in html and "-2.0 <span" in html
     assert "<b>-0.050 <span" in html
     assert (index.parent / "examples.json").is_file() and (index.parent / "errors.json").is_file()
+
+
+def test_text_from_the_data_is_escaped_by_the_template(tmp_path, inputs):
+    model, image_id, word = '<script>alert("m")</script>', "<img src=x onerror='y'> & \"z\"", 'a "cat" & <dog>'
+    matching = inputs["metrics"]["matching"]
+    matching[model] = matching.pop("random")
+    inputs["metrics"]["data"]["image_pool"] = "<i>held</i>"
+    inputs["examples"]["image_to_word"][0].update(image_id=image_id)
+    inputs["examples"]["image_to_word"][0]["top"][1]["word"] = word
+    inputs["examples"]["word_to_image"][0]["word"] = word
+    inputs["caption"] = "</p><script>x & y</script>"
+    index = write_report(tmp_path / "report", **inputs)
+    page = parse(index)
+    assert page.links == [] and "<script" not in index.read_text(encoding="utf-8")
+    assert page.tags.count("img") == 3 and page.tags.count("i") == 1  # only the template's own <i>candidates</i>
+    assert image_id in page.alts and f"thumbs/{thumbnail_name(image_id)}" in page.sources
+    text = " ".join("".join(page.text).split())
+    assert "negatives from the <i>held</i> images" in text and "</p><script>x & y</script>" in text
+    assert text.count(word) == 2
+    # Every row still has one cell per column: no markup from the data leaked into the tables' structure.
+    for table in page.tables:
+        assert {len(row) for row in table} == {len(table[0])}
+    assert cells(page.tables[0], 2)[(model, "image → word", "pairs")] == ("40", False)
+
+
+def test_table_cells_show_the_values_of_report_json(tmp_path, inputs):
+    inputs["metrics"]["similarity"]["iesg"]["analogy"].update(
+        accuracy=0.4, ci=[0.2, 0.6], vs_pretrained={"diff": 0.1, "ci": [-0.1, 0.3]})
+    index = write_report(tmp_path / "report", **inputs)
+    data = json.loads((index.parent / "report.json").read_text())["metrics"]
+    matching, similarity, *_ = parse(index).tables
+
+    cell = cells(matching, 2)
+    iesg = data["matching"]["iesg"]["image_to_word"]
+    low, high = iesg["cos"]["ci"]["p1"]
+    assert cell[("iesg", "image → word", "P@1 cos")] == (
+        f"{100 * iesg['cos']['p1']:.1f} [{100 * low:.1f}, {100 * high:.1f}]", False) == ("30.0 [21.0, 39.0]", False)
+    assert cell[("iesg", "image → word", "P@1 dot")] == ("25.0", False)  # no interval in the data: none shown
+    # A paired difference is bold only when its interval excludes zero.
+    assert cell[("iesg", "image → word", "P@1 − l2 cos")] == ("5.0 [1.0, 9.0]", True)
+    assert cell[("iesg", "image → word", "P@1 − l2 dot")] == ("-2.0 [-6.0, 2.0]", False)
+    assert cell[("l2", "image → word", "P@1 − l2 cos")] == ("", False)
+    assert cell[("iesg", "word → image", "paper P@1/5/10")] == ("31.0/52.3/62.5", False)
+    assert '<span class="paper">31.0/52.3/62.5</span>' in index.read_text(encoding="utf-8")  # grey
+    assert cell[("random", "word → image", "paper P@1/5/10")] == ("", False)
+    assert (cell[("l2", "word → image", "pairs")], cell[("l2", "word → image", "candidates")]) == (
+        ("40", False), ("100", False))
+
+    cell = cells(similarity, 1)
+    assert cell[("ws353_similarity", "pretrained")] == ("0.650", False)
+    assert cell[("ws353_similarity", "iesg")] == ("0.600 [0.500, 0.700]", False)
+    assert cell[("ws353_similarity", "iesg − pretrained")] == ("-0.050 [-0.090, -0.010]", True)
+    assert cell[("analogy (accuracy)", "iesg")] == ("0.400 [0.200, 0.600]", False)
+    assert cell[("analogy (accuracy)", "iesg − pretrained")] == ("0.100 [-0.100, 0.300]", False)
+    assert cell[("ws353_similarity", "paper skip-gram / IESG")] == ("0.702 / 0.680", False)
+    assert cell[("analogy (accuracy)", "paper skip-gram / IESG")] == ("", False)
+    assert cell[("analogy (accuracy)", "pairs / questions")] == ("10", False)
+    assert cell[("ws353_similarity", "out of vocabulary")] == ("4 / 4", False)
 
 
 def test_report_is_replaced_whole(tmp_path, inputs):

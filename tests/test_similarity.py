@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 from gensim.models import KeyedVectors
 
-from pipeline.similarity import ANALOGY_FILE, PAIR_BENCHMARKS, PairBenchmark, score_analogies, score_pairs
+from scipy.stats import spearmanr
+
+from pipeline.similarity import (
+    ANALOGY_FILE, PAIR_BENCHMARKS, PairBenchmark, pair_scores, read_pairs, score_analogies, score_pairs,
+)
 
 
 def unit(angle_degrees: float) -> list[float]:
@@ -47,6 +51,21 @@ def test_too_few_known_pairs_gives_no_score(tmp_path, vectors):
     toy = tmp_path / "toy.txt"
     toy.write_text("a b 3\nzebra yak 1\n")
     assert score_pairs(vectors, PairBenchmark("toy", toy, delimiter=" "))["spearman"] is None
+
+
+@pytest.mark.parametrize("pair_benchmark", PAIR_BENCHMARKS, ids=lambda b: b.name)
+def test_gensim_scoring_agrees_with_the_per_pair_cosines_the_bootstrap_resamples(pair_benchmark):
+    # Random vectors for a random two thirds of the benchmark's words: some pairs are out of vocabulary.
+    rng = np.random.default_rng(0)
+    words = sorted({w for a, b, _ in read_pairs(pair_benchmark) for w in (a, b)})
+    known = [w for w in words if rng.random() < 2 / 3]
+    kv = KeyedVectors(16)
+    kv.add_vectors(known, rng.normal(size=(len(known), 16)))
+    ratings, cosines, total = pair_scores(kv, pair_benchmark)
+    scored = score_pairs(kv, pair_benchmark)
+    assert 0 < scored["oov_pairs"] < total
+    assert scored == {"spearman": round(float(spearmanr(ratings, cosines).statistic), 4), "pairs": total,
+                      "oov_pairs": total - len(ratings)}
 
 
 def test_carried_benchmarks_have_their_documented_sizes():

@@ -60,7 +60,7 @@ def run_train(root: Path, model: str) -> subprocess.CompletedProcess:
         [sys.executable, str(REPO / "stages/train.py"), "--model", model, "--corpus", str(root / "text.txt"),
          "--word2vec", str(root / "w2v"), "--images", str(root / "images.csv"),
          "--links", str(root / "links.csv"), "--features", str(root / "features.h5"),
-         "--out", str(root / "models" / model), "--log", str(root / "train" / f"{model}.csv"),
+         "--out", str(root / "models" / model), "--live-dir", str(root / "live" / model),
          "--params", str(root / "params.yaml")],
         capture_output=True, text=True,
     )
@@ -106,8 +106,10 @@ def test_saved_models_are_the_trained_ones_and_reproduce_the_metrics(stage_input
         summary = json.loads((models / name / "train.json").read_text())
         assert summary["val_p1"] == round(validation_p1(saved[name].project(data.features), words, data, energy),
                                           4), name
-        log = pd.read_csv(stage_inputs / "train" / f"{name}.csv")
-        assert summary["val_p1"] == log.loc[log["epoch"] == summary["kept_epoch"], "val_p1"].item(), name
+        log = pd.read_csv(stage_inputs / "live" / name / "plots" / "metrics" / "val_p1.tsv", sep="\t")
+        assert summary["val_p1"] == log.loc[log["step"] == summary["kept_epoch"], "val_p1"].item(), name
+        live_summary = json.loads((stage_inputs / "live" / name / "metrics.json").read_text())
+        assert (live_summary["val_p1"], live_summary["step"]) == (summary["val_p1"], summary["kept_epoch"]), name
 
 
 def test_train_writes_models_grounded_vectors_log_and_summary(stage_inputs):
@@ -120,9 +122,10 @@ def test_train_writes_models_grounded_vectors_log_and_summary(stage_inputs):
     assert grounded.get_vecattr("noun0", "count") == pretrained.get_vecattr("noun0", "count")
     projection, _, _, paired_with = load_model_file(stage_inputs / "models", "iesg")
     assert projection.shape == (12, 8) and paired_with == "own"
-    log = pd.read_csv(stage_inputs / "train" / "iesg.csv")
-    assert list(log.columns) == ["model", "epoch", "loss", "active_share", "val_p1"]
-    assert set(log["model"]) == {"iesg"} and log["epoch"].tolist() == [1, 2]
+    metrics = stage_inputs / "live" / "iesg" / "plots" / "metrics"
+    for name in ("loss", "active_share", "val_p1"):
+        log = pd.read_csv(metrics / f"{name}.tsv", sep="\t")
+        assert list(log.columns) == ["step", name] and log["step"].tolist() == [1, 2], name
     summary = json.loads((stage_inputs / "models" / "iesg" / "train.json").read_text())
     assert summary["dropped_links"] == 1 and summary["links_train"] == 16
     assert (summary["model"], summary["words"], summary["epochs_run"]) == ("iesg", "own", 2)
@@ -133,4 +136,4 @@ def test_train_refuses_an_unknown_param_and_writes_nothing(stage_inputs):
     result = run_train(stage_inputs, "iesg")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: params train.iesg: unknown key(s) lamda")
-    assert not (stage_inputs / "models").exists()
+    assert not (stage_inputs / "models").exists() and not (stage_inputs / "live").exists()

@@ -1,13 +1,16 @@
-"""The per-epoch log rows each model's train function returns (the train stage writes them to
-plots/train/MODEL.csv): every row names its model."""
+"""The per-epoch log each model's train function returns and hands to ``on_epoch`` as each epoch ends,
+and the dvclive log the train stage writes from it (dvclive/MODEL)."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 from gensim.models import KeyedVectors
 
 from pipeline.models import devise, l2
-from pipeline.models.base import GroundingData, TrainingInputs, validation_p1
+from pipeline.models.base import EpochLog, GroundingData, TrainingInputs, validation_p1
+from pipeline.training_log import TrainingLog
 
 
 def toy_inputs(seed: int = 0) -> TrainingInputs:
@@ -51,3 +54,51 @@ def test_iesg_active_share_is_the_share_of_all_the_epochs_hinges():
     trained = iesg.fit(inputs.data, tokens, counts, inputs.vectors.vectors, inputs.vectors.vectors, params, seed=0)
     assert [(row.model, row.epoch) for row in trained.log] == [("iesg", 1), ("iesg", 2)]
     assert [row.active_share for row in trained.log] == [1.0, 1.0]
+
+
+def test_each_epoch_reaches_on_epoch_as_it_ends():
+    seen: list[tuple[int, int]] = []
+    trained = devise.train(toy_inputs(), devise.DeviseParams(epochs=3, negatives=2), seed=0,
+                           on_epoch=lambda entry: seen.append((entry.epoch, len(seen))))
+    assert seen == [(1, 0), (2, 1), (3, 2)] and len(trained.log) == 3
+
+
+def write_log(directory, entries, kept):
+    live = TrainingLog(directory)
+    for entry in entries:
+        live(entry)
+    live.finish(kept)
+
+
+EPOCHS = [EpochLog("devise", 1, 1.23456, 0.5, 0.25), EpochLog("devise", 2, 0.5, 0.125, 0.75),
+          EpochLog("devise", 3, 0.25, 0.0625, 0.5)]
+
+
+def test_dvclive_log_has_a_row_per_epoch_and_the_kept_epoch_as_summary(tmp_path):
+    write_log(tmp_path / "live", EPOCHS, kept=EPOCHS[1])
+    metrics = tmp_path / "live" / "plots" / "metrics"
+    assert (metrics / "val_p1.tsv").read_text() == "step\tval_p1\n1\t0.25\n2\t0.75\n3\t0.5\n"
+    assert (metrics / "loss.tsv").read_text() == "step\tloss\n1\t1.2346\n2\t0.5\n3\t0.25\n"
+    assert sorted(p.name for p in metrics.iterdir()) == ["active_share.tsv", "loss.tsv", "val_p1.tsv"]
+    summary = json.loads((tmp_path / "live" / "metrics.json").read_text())
+    assert summary == {"loss": 0.5, "active_share": 0.125, "val_p1": 0.75, "step": 2}
+    # dvclive writes no dvc.yaml or report of its own: the project's dvc.yaml declares what DVC shows.
+    assert sorted(p.name for p in (tmp_path / "live").iterdir()) == ["metrics.json", "plots"]
+
+
+def test_a_metric_a_model_does_not_have_is_not_logged(tmp_path):
+    l2_epoch = EpochLog("l2", 1, float("nan"), float("nan"), 0.4)
+    write_log(tmp_path / "live", [l2_epoch], kept=l2_epoch)
+    assert sorted(p.name for p in (tmp_path / "live" / "plots" / "metrics").iterdir()) == ["val_p1.tsv"]
+    assert json.loads((tmp_path / "live" / "metrics.json").read_text()) == {"val_p1": 0.4, "step": 1}
+
+
+def test_the_same_epochs_write_the_same_bytes_and_replace_an_earlier_log(tmp_path):
+    write_log(tmp_path / "first", EPOCHS, kept=EPOCHS[2])
+    write_log(tmp_path / "second", EPOCHS[:1], kept=EPOCHS[0])
+    write_log(tmp_path / "second", EPOCHS, kept=EPOCHS[2])
+
+    def files(root):
+        return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    assert files(tmp_path / "first") == files(tmp_path / "second")

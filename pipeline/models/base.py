@@ -13,7 +13,7 @@ import io
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 from gensim.models import KeyedVectors
@@ -154,6 +154,23 @@ class EpochLog:
     loss: float
     active_share: float
     val_p1: float
+
+
+EpochCallback = Callable[[EpochLog], None]
+
+
+@dataclass
+class EpochRecorder:
+    """The per-epoch log of one training run; ``on_epoch`` (the train stage's live logger) gets each
+    entry as the epoch ends, so that a run can be followed while it trains."""
+
+    on_epoch: EpochCallback | None = None
+    entries: list[EpochLog] = field(default_factory=list)
+
+    def add(self, entry: EpochLog) -> None:
+        self.entries.append(entry)
+        if self.on_epoch is not None:
+            self.on_epoch(entry)
 
 
 @dataclass

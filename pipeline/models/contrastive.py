@@ -29,8 +29,8 @@ from tqdm import tqdm
 
 from pipeline.models import l2
 from pipeline.models.base import (
-    EarlyStopping, Energy, EpochLog, GroundingData, Projection, Trained, TrainingInputs, prepare_features,
-    training_center, validation_p1,
+    EarlyStopping, Energy, EpochCallback, EpochLog, EpochRecorder, GroundingData, Projection, Trained,
+    TrainingInputs, prepare_features, training_center, validation_p1,
 )
 
 MAX_SCALE = 100.0
@@ -251,7 +251,9 @@ def scale_value(log_scale: torch.Tensor) -> torch.Tensor:
 # The model
 
 
-def train(inputs: TrainingInputs, params: ContrastiveParams, seed: int) -> Trained:
+def train(
+    inputs: TrainingInputs, params: ContrastiveParams, seed: int, on_epoch: EpochCallback | None = None,
+) -> Trained:
     """Train the contrastive projection (and, with ``update_words``, the mapped words' vectors).
 
     Returns
@@ -293,7 +295,7 @@ def train(inputs: TrainingInputs, params: ContrastiveParams, seed: int) -> Train
         return full
 
     stopper = EarlyStopping(params.patience)
-    logs: list[EpochLog] = []
+    log = EpochRecorder(on_epoch)
     n_train = len(batches.train_images)
     for epoch in range(1, params.epochs + 1):
         order = batches.train_images[rng.permutation(n_train)]
@@ -315,7 +317,7 @@ def train(inputs: TrainingInputs, params: ContrastiveParams, seed: int) -> Train
         current, mapped_rows = snapshot()
         word_vectors = word_matrix(mapped_rows)
         val_p1 = validation_p1(prepared @ current, word_vectors, data, params.energy)
-        logs.append(EpochLog("contrastive", epoch, total / steps, hits / steps, val_p1))
+        log.add(EpochLog("contrastive", epoch, total / steps, hits / steps, val_p1))
         if stopper.update(epoch, val_p1, (current, mapped_rows)):
             break
     current, mapped_rows = stopper.best_state
@@ -323,7 +325,7 @@ def train(inputs: TrainingInputs, params: ContrastiveParams, seed: int) -> Train
         projection=Projection(current, center, params.normalize_features,
                               "own" if params.update_words else "pretrained"),
         word_vectors=word_matrix(mapped_rows) if params.update_words else None,
-        log=logs,
+        log=log.entries,
         kept_epoch=stopper.best_epoch,
         summary={"temperature": round(float(1 / scale_value(log_scale.detach())), 5)},
     )

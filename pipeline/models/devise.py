@@ -12,7 +12,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipeline.models.base import EarlyStopping, EpochLog, Projection, Trained, TrainingInputs, unit_rows, validation_p1
+from pipeline.models.base import (
+    EarlyStopping, EpochCallback, EpochLog, EpochRecorder, Projection, Trained, TrainingInputs, unit_rows,
+    validation_p1,
+)
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,9 @@ class DeviseParams:
             raise ValueError("devise needs margin > 0, lr > 0 and momentum in [0, 1)")
 
 
-def train(inputs: TrainingInputs, params: DeviseParams, seed: int) -> Trained:
+def train(
+    inputs: TrainingInputs, params: DeviseParams, seed: int, on_epoch: EpochCallback | None = None,
+) -> Trained:
     """Train the ranking projection on the training links (word vectors frozen, raw features).
 
     The per-epoch validation P@1 ranks by dot product with the unit-normalised word vectors, as
@@ -65,7 +70,7 @@ def train(inputs: TrainingInputs, params: DeviseParams, seed: int) -> Trained:
     features = torch.from_numpy(data.features.astype(np.float32))
     projection = (torch.randn(dim_in, unit_words.shape[1]) / np.sqrt(dim_in)).requires_grad_(True)
     optimiser = torch.optim.SGD([projection], lr=params.lr, momentum=params.momentum)
-    logs = []
+    log = EpochRecorder(on_epoch)
     keep = EarlyStopping(0)
     for epoch in range(1, params.epochs + 1):
         order = rng.permutation(len(words))
@@ -89,6 +94,6 @@ def train(inputs: TrainingInputs, params: DeviseParams, seed: int) -> Trained:
             hinges += raw.numel()
         current = projection.detach().numpy().copy()
         val = validation_p1(features.numpy() @ current, unit_words, data, "dot")
-        logs.append(EpochLog("devise", epoch, total / len(order), active / max(hinges, 1), val))
+        log.add(EpochLog("devise", epoch, total / len(order), active / max(hinges, 1), val))
         keep.update(epoch, val, current)
-    return Trained(Projection(keep.best_state, center), None, logs, kept_epoch=keep.best_epoch)
+    return Trained(Projection(keep.best_state, center), None, log.entries, kept_epoch=keep.best_epoch)

@@ -25,8 +25,8 @@ from tqdm import tqdm
 from pipeline.errors import PipelineError
 from pipeline.models import l2
 from pipeline.models.base import (
-    EarlyStopping, Energy, EpochLog, GroundingData, Projection, Trained, TrainingInputs, keep_probability,
-    prepare_features, training_center, unigram_noise_cdf, validation_p1,
+    EarlyStopping, Energy, EpochCallback, EpochLog, EpochRecorder, GroundingData, Projection, Trained,
+    TrainingInputs, keep_probability, prepare_features, training_center, unigram_noise_cdf, validation_p1,
 )
 
 
@@ -245,7 +245,7 @@ class CorpusWindows:
 
 def fit(
     data: GroundingData, tokens: np.ndarray, counts: np.ndarray, input_vectors: np.ndarray,
-    output_vectors: np.ndarray, params: IESGParams, seed: int,
+    output_vectors: np.ndarray, params: IESGParams, seed: int, on_epoch: EpochCallback | None = None,
 ) -> Trained:
     """Train IESG by alternating the word hinge and the image hinge on every batch.
 
@@ -264,6 +264,8 @@ def fit(
         as ``params`` say), the best linear regression in the space IESG trains in.
     seed : int
         Seeds initialisation and sampling.
+    on_epoch : callable, optional
+        Gets each epoch's :class:`EpochLog` as the epoch ends (live logging).
 
     Returns
     -------
@@ -296,7 +298,7 @@ def fit(
     update_in = SparseMomentum(words_in, params.lr, params.momentum)
     update_ctx = update_in if words_ctx is words_in else SparseMomentum(words_ctx, params.lr, params.momentum)
 
-    logs: list[EpochLog] = []
+    log = EpochRecorder(on_epoch)
     keep = EarlyStopping(params.patience)
     for epoch in range(1, params.epochs + 1):
         triples = {k: torch.from_numpy(v) for k, v in windows.draw(rng, params).items()}
@@ -333,20 +335,22 @@ def fit(
             current = projection.detach().numpy().copy()
             vectors = words_in.numpy().copy()
         val_p1 = validation_p1(features.numpy() @ current, vectors, data, params.energy)
-        logs.append(EpochLog("iesg", epoch, total_loss / max(n, 1), active / max(hinges, 1), val_p1))
+        log.add(EpochLog("iesg", epoch, total_loss / max(n, 1), active / max(hinges, 1), val_p1))
         if keep.update(epoch, val_p1, (current, vectors)):
             break
     current, vectors = keep.best_state
     words = "own" if params.update_words else "pretrained"
     return Trained(Projection(current, center, params.normalize_features, words),
-                   vectors if params.update_words else None, logs, kept_epoch=keep.best_epoch,
-                   summary={"final_active_share": round(logs[-1].active_share, 4)})
+                   vectors if params.update_words else None, log.entries, kept_epoch=keep.best_epoch,
+                   summary={"final_active_share": round(log.entries[-1].active_share, 4)})
 
 
-def train(inputs: TrainingInputs, params: IESGParams, seed: int) -> Trained:
+def train(
+    inputs: TrainingInputs, params: IESGParams, seed: int, on_epoch: EpochCallback | None = None,
+) -> Trained:
     """The registry's entry: :func:`fit` with ``setting`` applied."""
     effective = params.effective()
     trained = fit(inputs.data, inputs.tokens, inputs.counts, inputs.vectors.vectors, inputs.output_vectors,
-                  effective, seed)
+                  effective, seed, on_epoch)
     trained.summary["setting"] = params.setting
     return trained

@@ -30,8 +30,8 @@ from tqdm import tqdm
 
 from pipeline.errors import PipelineError
 from pipeline.models.base import (
-    EarlyStopping, EpochLog, Projection, Trained, TrainingInputs, keep_probability, prepare_features,
-    training_center, unigram_noise_cdf, validation_p1,
+    EarlyStopping, EpochCallback, EpochLog, EpochRecorder, Projection, Trained, TrainingInputs,
+    keep_probability, prepare_features, training_center, unigram_noise_cdf, validation_p1,
 )
 from pipeline.models.contrastive import (
     Batches, ImageLossParams, energy_matrix, initial_projection, logit_scale_of, make_optimizer,
@@ -133,7 +133,9 @@ def skip_gram_step(words_in: torch.Tensor, words_out: torch.Tensor, centre: torc
     return loss
 
 
-def train(inputs: TrainingInputs, params: JointParams, seed: int) -> Trained:
+def train(
+    inputs: TrainingInputs, params: JointParams, seed: int, on_epoch: EpochCallback | None = None,
+) -> Trained:
     """Train skip-gram and the contrastive image loss together; every word learnable.
 
     Returns
@@ -179,7 +181,7 @@ def train(inputs: TrainingInputs, params: JointParams, seed: int) -> Trained:
     optimizer = make_optimizer(groups, params)
 
     stopper = EarlyStopping(params.patience)
-    logs: list[EpochLog] = []
+    log = EpochRecorder(on_epoch)
     text_losses: list[float] = []
     n_train = len(batches.train_images)
     image_steps = math.ceil(n_train / params.batch_size)
@@ -215,14 +217,14 @@ def train(inputs: TrainingInputs, params: JointParams, seed: int) -> Trained:
         vectors = words_in.numpy().copy()
         val_p1 = validation_p1(prepared @ current, vectors, data, params.energy)
         text_losses.append(text_total / max(len(centre), 1))
-        logs.append(EpochLog("joint", epoch, total / done, hits / done, val_p1))
+        log.add(EpochLog("joint", epoch, total / done, hits / done, val_p1))
         if stopper.update(epoch, val_p1, (current, vectors)):
             break
     current, vectors = stopper.best_state
     return Trained(
         projection=Projection(current, center, params.normalize_features, "own"),
         word_vectors=vectors,
-        log=logs,
+        log=log.entries,
         kept_epoch=stopper.best_epoch,
         summary={"text_loss": [round(x, 5) for x in text_losses],
                  "temperature": round(float(1 / scale_value(log_scale.detach())), 5)},

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.models.base import (
-    EpochLog, GroundingData, Projection, Trained, TrainingInputs, prepare_features, training_center, validation_p1,
+    EpochCallback, EpochLog, EpochRecorder, GroundingData, Projection, Trained, TrainingInputs,
+    prepare_features, training_center, validation_p1,
 )
 
 
@@ -55,9 +56,13 @@ def fit(data: GroundingData, word_vectors: np.ndarray, params: L2Params) -> Proj
     return Projection(projection.astype(np.float32), center, params.normalize_features)
 
 
-def train(inputs: TrainingInputs, params: L2Params, seed: int) -> Trained:
+def train(
+    inputs: TrainingInputs, params: L2Params, seed: int, on_epoch: EpochCallback | None = None,
+) -> Trained:
     """The registry's entry: :func:`fit` on the pretrained vectors; one log row with its val P@1 (dot)."""
     words = inputs.vectors.vectors
     projection = fit(inputs.data, words, params)
     val = validation_p1(projection.project(inputs.data.features), words, inputs.data, "dot")
-    return Trained(projection, None, [EpochLog("l2", 1, float("nan"), float("nan"), val)], kept_epoch=1)
+    log = EpochRecorder(on_epoch)
+    log.add(EpochLog("l2", 1, float("nan"), float("nan"), val))
+    return Trained(projection, None, log.entries, kept_epoch=1)

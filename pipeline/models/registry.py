@@ -1,8 +1,9 @@
 """The model registry: every model the train stage can fit, by the name used in ``train.models``.
 
 A model is a module with a frozen params dataclass (its ``train.<name>`` section of params.yaml) and
-a train function ``train(inputs: TrainingInputs, params, seed: int) -> Trained``. Adding a model is
-one module, one line below and one params section.
+a train function ``train(inputs: TrainingInputs, params, seed: int, on_epoch=None) -> Trained`` that
+hands each epoch's log to ``on_epoch`` as the epoch ends. Adding a model is one module, one line below
+and one params section.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any, Callable
 
 from pipeline.errors import PipelineError
 from pipeline.models import contrastive, devise, iesg, joint, l2
-from pipeline.models.base import Trained, TrainingInputs
+from pipeline.models.base import EpochCallback, Trained, TrainingInputs
 from pipeline.params import from_mapping, read_params
 
 
@@ -23,7 +24,7 @@ class ModelSpec:
     for it), and the values its params take where they differ from the dataclass's defaults (a variant)."""
 
     params: type
-    train: Callable[[TrainingInputs, Any, int], Trained]
+    train: Callable[[TrainingInputs, Any, int, EpochCallback | None], Trained]
     description: str
     reads_text: bool = False
     defaults: dict[str, Any] = field(default_factory=dict)

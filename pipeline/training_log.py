@@ -1,0 +1,52 @@
+"""Per-epoch training logs through dvclive, DVC's logger.
+
+Each train stage logs to its own dvclive directory (``dvclive/<model>``): one TSV per metric under
+``plots/metrics/`` (``step`` = epoch, no timestamps, so the same run writes the same bytes) and the
+summary ``metrics.json``, both rewritten as every epoch ends, so ``dvc plots show`` and DVC's VS Code
+extension follow a run while it trains. When training ends the summary holds the kept epoch (early
+stopping restores its parameters), not the last one run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from dvclive import Live
+
+from pipeline.models.base import EpochLog
+
+LOGGED = ("loss", "active_share", "val_p1")
+DIGITS = 4
+
+
+def logged_values(entry: EpochLog) -> dict[str, float]:
+    """The logged metrics of an epoch, rounded; those a model does not have (NaN, e.g. L2's loss) left out."""
+    values = {name: getattr(entry, name) for name in LOGGED}
+    return {name: round(float(value), DIGITS) for name, value in values.items() if not math.isnan(value)}
+
+
+class TrainingLog:
+    """A dvclive run for one model: call it with each :class:`EpochLog`, then :meth:`finish`.
+
+    Parameters
+    ----------
+    directory : path
+        dvclive's directory; its earlier content is replaced.
+    """
+
+    def __init__(self, directory: str | os.PathLike) -> None:
+        # No dvc.yaml of dvclive's own (the project's declares the plots), no report, no `dvc exp save`:
+        # the run is a stage of the pipeline.
+        self.live = Live(os.fspath(directory), save_dvc_exp=False, dvcyaml=None, report=None)
+
+    def __call__(self, entry: EpochLog) -> None:
+        self.live.step = entry.epoch
+        for name, value in logged_values(entry).items():
+            self.live.log_metric(name, value)
+        self.live.next_step()
+
+    def finish(self, kept: EpochLog) -> None:
+        """Write the summary of the kept epoch and close the run."""
+        self.live.summary = {**logged_values(kept), "step": kept.epoch}
+        self.live.end()
