@@ -60,6 +60,18 @@ map_images: {}
 """
 
 
+@pytest.fixture
+def one_thread():
+    """Torch on one thread, as the train stage runs it: tiny batches only lose to intra-op threads (and
+    to a busy machine). Use with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch  # here: most tests never import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _write_tiny_inputs(root: Path) -> None:
     """What fetch_corpus, pretrain and map_images would have written, at their dvc.yaml paths."""
     rng = random.Random(0)

@@ -12,13 +12,7 @@ from pipeline.models import base
 from pipeline.models.contrastive import ContrastiveParams, masked_info_nce, symmetric_loss, train
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """As the train stage runs: tiny batches only lose to intra-op threads (and a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_inputs(data: base.GroundingData, vectors: np.ndarray, tokens=None, counts=None) -> base.TrainingInputs:

@@ -10,12 +10,7 @@ from pipeline.models import base
 from pipeline.models.joint import JointParams, SkipGramPairs, skip_gram_step, train
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def corpus_world(seed: int = 0, concepts: int = 10, dim: int = 8, per: int = 6) -> base.TrainingInputs:
