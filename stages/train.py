@@ -42,8 +42,8 @@ def main() -> None:
     torch.set_num_threads(1)
     inputs = load_training_inputs(args.corpus, args.word2vec, args.images, args.links, args.features,
                                   text=spec.reads_text)
-    started = time.perf_counter()
     live = TrainingLog(live_dir)
+    started = time.perf_counter()
     trained = spec.train(inputs, params, config.seed, live)
     seconds = time.perf_counter() - started
 
