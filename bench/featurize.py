@@ -5,9 +5,9 @@
 
 Ways of encoding the same ``--n`` images with the same encoder, each in its own process:
 
-* ``stage``: :func:`pipeline.features.featurize`, exactly what the featurize stage runs (DataLoader
+* ``stage``: :func:`pipeline.features.featurize.featurize`, exactly what the featurize stage runs (DataLoader
   workers that decode and encode batches, HDF5 writing), with the params' batch size / workers / threads;
-* ``naive``: one image at a time: decode (:func:`pipeline.features.load_rgb`), preprocess, forward
+* ``naive``: one image at a time: decode (:func:`pipeline.features.featurize.load_rgb`), preprocess, forward
   a batch of one; no batching, no workers, torch's default threads (``naive-1thread``: the same
   on one thread, which a busy machine disturbs far less);
 * ``ceiling``: the same model's forward pass alone on batches decoded beforehand (untimed), after
@@ -80,8 +80,8 @@ def _child(mode: str, list_file: str, encoder_name: str, batch_size: int, worker
            threads: int) -> dict:
     import torch
 
-    from pipeline.encoders import load_encoder
-    from pipeline.features import FeaturesParams, featurize, load_rgb
+    from pipeline.features.encoders import load_encoder
+    from pipeline.features.featurize import FeaturesParams, featurize, load_rgb
 
     paths = Path(list_file).read_text().splitlines()
     n_threads = threads or len(os.sched_getaffinity(0))
@@ -221,8 +221,8 @@ def main() -> None:
                                 args.threads)))
         return
 
-    from pipeline.features import FeaturesParams
-    from pipeline.params import load_section
+    from pipeline.features.featurize import FeaturesParams
+    from pipeline.core.params import load_section
 
     defaults = load_section(FeaturesParams, "features", args.params) if Path(args.params).is_file() \
         else FeaturesParams()

@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gensim.models import KeyedVectors  # noqa: E402
 
-from pipeline import matching  # noqa: E402
-from pipeline.dataset import load_training_inputs  # noqa: E402
+from pipeline.evaluation import protocol as matching  # noqa: E402
+from pipeline.models.inputs import load_training_inputs  # noqa: E402
 from pipeline.models import base  # noqa: E402
 from pipeline.models.registry import REGISTRY  # noqa: E402
-from pipeline.similarity import evaluate_vectors  # noqa: E402
+from pipeline.evaluation.similarity import evaluate_vectors  # noqa: E402
 
 SWEPT = ("contrastive", "contrastive_frozen", "joint")
 

@@ -30,7 +30,7 @@ from common import table  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from pipeline.dataset import load_training_inputs  # noqa: E402
+from pipeline.models.inputs import load_training_inputs  # noqa: E402
 from pipeline.models.base import GroundingData, validation_p1  # noqa: E402
 
 

@@ -22,7 +22,7 @@ import common  # noqa: E402,F401  (puts this checkout's pipeline first on sys.pa
 
 import torch  # noqa: E402
 
-from pipeline.dataset import load_training_inputs  # noqa: E402
+from pipeline.models.inputs import load_training_inputs  # noqa: E402
 from pipeline.models import l2  # noqa: E402
 from pipeline.models.base import validation_p1  # noqa: E402
 from pipeline.models.iesg import PAPER_IESG, fit  # noqa: E402

@@ -1,7 +1,7 @@
 """Mutation testing of the core modules with mutmut 3: how many mutants the tests kill.
 
     python bench/mutation.py                                   # the core modules (MODULES below)
-    python bench/mutation.py --modules pipeline/similarity.py pipeline/wordnet.py --json out.json
+    python bench/mutation.py --modules pipeline/evaluation/similarity.py pipeline/images/wordnet.py --json out.json
     python bench/mutation.py --modules pipeline/models/ --max-children 2 --workdir /tmp/mut
     python bench/mutation.py --sample 20 --seed 1 --workdir /tmp/mut   # a random sample of each module
 
@@ -66,13 +66,13 @@ from common import REPO, print_machine, table, verdict, write_json  # noqa: E402
 
 # The core modules of the issue; a directory stands for every .py file below it.
 MODULES = [
-    "pipeline/matching.py",  # matching and ranking
-    "pipeline/statistics.py",  # bootstrap intervals
+    "pipeline/evaluation/protocol.py",  # matching and ranking
+    "pipeline/evaluation/statistics.py",  # bootstrap intervals
     "pipeline/models/",  # the models
-    "pipeline/similarity.py",  # word similarity
-    "pipeline/encoders.py",  # encoder preprocessing
-    "pipeline/features.py:load_rgb,_EncodedBatches",  # decoding and preprocessing of images
-    "pipeline/wordnet.py",  # WordNet linking
+    "pipeline/evaluation/similarity.py",  # word similarity
+    "pipeline/features/encoders.py",  # encoder preprocessing
+    "pipeline/features/featurize.py:load_rgb,_EncodedBatches",  # decoding and preprocessing of images
+    "pipeline/images/wordnet.py",  # WordNet linking
 ]
 EQUIVALENT_FILE = REPO / "bench" / "mutation_equivalent.toml"
 TARGET = 0.85
@@ -84,7 +84,7 @@ SEP = "\u01c1"  # mutmut's class separator in mangled names: x<SEP>Class<SEP>met
 class Module:
     """One file to mutate; ``names``: only its functions / classes / Class.method named (all if empty)."""
 
-    path: str  # relative to the checkout, e.g. pipeline/similarity.py
+    path: str  # relative to the checkout, e.g. pipeline/evaluation/similarity.py
     names: tuple[str, ...] = ()
 
     @property

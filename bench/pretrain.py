@@ -6,7 +6,7 @@
 Two ways of training the same skip-gram on the same corpus with the same parameters (the
 ``pretrain`` section of params.yaml), each in its own process:
 
-* ``stage``: :func:`pipeline.word2vec.train_word2vec`, what the pretrain stage runs (line-length
+* ``stage``: :func:`pipeline.pretrain.word2vec.train_word2vec`, what the pretrain stage runs (line-length
   check, vocabulary, training with its progress callback);
 * ``gensim``: plain ``Word2Vec(corpus_file=..., sg=1, hs=0, <same params>)``.
 
@@ -31,7 +31,7 @@ TARGET = 0.9
 
 
 def _child(mode: str, corpus: str, params_json: str) -> dict:
-    from pipeline.word2vec import PretrainParams, train_word2vec
+    from pipeline.pretrain.word2vec import PretrainParams, train_word2vec
 
     params = PretrainParams(**json.loads(params_json))
     started = time.perf_counter()
@@ -69,8 +69,8 @@ def main() -> None:
         print(json.dumps(_child(args.child, args.corpus, args.params_json)))
         return
 
-    from pipeline.params import load_section
-    from pipeline.word2vec import PretrainParams
+    from pipeline.core.params import load_section
+    from pipeline.pretrain.word2vec import PretrainParams
 
     params = load_section(PretrainParams, "pretrain", args.params)
     params = dataclasses.replace(params, epochs=args.epochs or params.epochs,

@@ -145,7 +145,7 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
 
-    from pipeline.dataset import load_training_inputs
+    from pipeline.models.inputs import load_training_inputs
     from pipeline.models import l2 as l2_model
     from pipeline.models.base import Projection, validation_p1
     from pipeline.models.iesg import CorpusWindows, fit

@@ -20,12 +20,12 @@ from common import table  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from pipeline.matching import (  # noqa: E402
+from pipeline.evaluation.protocol import (  # noqa: E402
     MatchingData, build_data, candidate_scores, precision_at, random_projection, rank_candidates, read_features,
     read_images, read_links, read_trained, read_vectors, sample_candidates,
 )
 from pipeline.models.base import unit_rows  # noqa: E402
-from pipeline.params import read_params  # noqa: E402
+from pipeline.core.params import read_params  # noqa: E402
 
 KS = [1, 5, 10]
 

@@ -11,20 +11,20 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.analysis import classify_errors, error_shares, examples, p1_by_frequency
-from pipeline.errors import PipelineError, run_stage
-from pipeline.io import atomic_path, write_json
-from pipeline.matching import (
+from pipeline.evaluation.analysis import classify_errors, error_shares, examples, p1_by_frequency
+from pipeline.core.errors import PipelineError, run_stage
+from pipeline.core.files import atomic_path, write_json
+from pipeline.evaluation.protocol import (
     DIRECTIONS, EvaluateParams, Matcher, build_data, draw_candidates, evaluate_matching, random_projection,
     read_features, read_images, read_links, read_trained, read_vectors, word_matrix,
 )
 from pipeline.models.registry import load_train_config
-from pipeline.params import load_section
-from pipeline.plots import read_plot_specs
-from pipeline.report import write_report
-from pipeline.similarity import PAIR_BENCHMARKS, evaluate_vectors, pair_scores
-from pipeline.statistics import add_matching_intervals, add_similarity_intervals
-from pipeline.wordnet import load_wordnet
+from pipeline.core.params import load_section
+from pipeline.evaluation.plots import read_plot_specs
+from pipeline.evaluation.report import write_report
+from pipeline.evaluation.similarity import PAIR_BENCHMARKS, evaluate_vectors, pair_scores
+from pipeline.evaluation.statistics import add_matching_intervals, add_similarity_intervals
+from pipeline.images.wordnet import load_wordnet
 
 
 def write_plots(out_dir: Path, frequency: dict, shares: dict, curves: dict[str, list[dict]]) -> None:

@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipeline.errors import run_stage
-from pipeline.features import FeaturesParams, featurize
-from pipeline.io import write_json
-from pipeline.params import load_section
+from pipeline.core.errors import run_stage
+from pipeline.features.featurize import FeaturesParams, featurize
+from pipeline.core.files import write_json
+from pipeline.core.params import load_section
 
 
 def main() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from pipeline.corpus import CorpusParams, build_corpus, summary_line
-from pipeline.errors import run_stage
-from pipeline.params import load_section
+from pipeline.corpus.build import CorpusParams, build_corpus, summary_line
+from pipeline.core.errors import run_stage
+from pipeline.core.params import load_section
 
 
 def main() -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import time
 
-from pipeline.errors import run_stage
-from pipeline.images import MapImagesParams, build_mapping, collect_images, read_vocabulary, write_outputs
-from pipeline.io import write_json
-from pipeline.params import load_section
-from pipeline.wordnet import load_wordnet
+from pipeline.core.errors import run_stage
+from pipeline.images.mapping import MapImagesParams, build_mapping, collect_images, read_vocabulary, write_outputs
+from pipeline.core.files import write_json
+from pipeline.core.params import load_section
+from pipeline.images.wordnet import load_wordnet
 
 
 def main() -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.errors import run_stage
-from pipeline.io import atomic_path, write_json
-from pipeline.params import load_section
-from pipeline.similarity import evaluate_vectors
-from pipeline.word2vec import PretrainParams, save_reproducibly, train_word2vec
+from pipeline.core.errors import run_stage
+from pipeline.core.files import atomic_path, write_json
+from pipeline.core.params import load_section
+from pipeline.evaluation.similarity import evaluate_vectors
+from pipeline.pretrain.word2vec import PretrainParams, save_reproducibly, train_word2vec
 
 
 def main() -> None:

@@ -9,12 +9,12 @@ import time
 import torch
 from gensim.models import KeyedVectors
 
-from pipeline.dataset import load_training_inputs
-from pipeline.errors import PipelineError, run_stage
-from pipeline.io import atomic_path, write_json
+from pipeline.models.inputs import load_training_inputs
+from pipeline.core.errors import PipelineError, run_stage
+from pipeline.core.files import atomic_path, write_json
 from pipeline.models.registry import get_model, load_train_config
-from pipeline.training_log import TrainingLog
-from pipeline.word2vec import save_reproducibly
+from pipeline.models.training_log import TrainingLog
+from pipeline.pretrain.word2vec import save_reproducibly
 
 
 def main() -> None:

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from gensim.models import KeyedVectors
 
-from pipeline.analysis import (
+from pipeline.evaluation.analysis import (
     bucket_labels, bucket_of, classify_errors, error_shares, examples, hypernym_distances,
     p1_by_frequency, wordnet_close,
 )
-from pipeline.matching import CandidateSets, Ranking, build_data
+from pipeline.evaluation.protocol import CandidateSets, Ranking, build_data
 
 
 class FakeSynset:

@@ -16,8 +16,8 @@ import pytest
 from gensim.models import KeyedVectors
 
 from conftest import TINY_ANIMALS, load_grounded_vectors, load_model_file, project
-from pipeline.cli import format_table, main
-from pipeline.wordnet import SYSTEM_WORDNET
+from pipeline.cli.app import format_table, main
+from pipeline.images.wordnet import SYSTEM_WORDNET
 
 TEST_DATA = Path(__file__).parent / "data"
 
@@ -194,21 +194,21 @@ def test_report_is_redrawn_with_the_dvc_plots(tiny_run, tmp_path, capsys):
 
 def test_the_console_script_is_installed_and_runs(tiny_run):
     (script,) = [e for e in entry_points(group="console_scripts") if e.name == "iesg"]
-    assert script.value == "pipeline.cli:main"
+    assert script.value == "pipeline.cli.app:main"
     executable = shutil.which("iesg")
     assert executable, "the iesg command is not on PATH; install the project: pip install -e ."
     result = subprocess.run([executable, "neighbours", "cat", "--root", str(tiny_run), "--json"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["word"] == "cat"
-    module = subprocess.run([sys.executable, "-m", "pipeline.cli", "words", "tiny/nope.png", "--root", str(tiny_run)],
+    module = subprocess.run([sys.executable, "-m", "pipeline.cli.app", "words", "tiny/nope.png", "--root", str(tiny_run)],
                             capture_output=True, text=True)
     assert module.returncode == 2 and module.stderr.startswith("error: 'tiny/nope.png': ")
 
 
 def test_a_reader_that_stops_early_gets_no_traceback(tiny_run):
     """`iesg status | head -1`: the pipe closes before iesg writes; it exits quietly."""
-    command = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "status", "--root", str(tiny_run)],
+    command = subprocess.Popen([sys.executable, "-m", "pipeline.cli.app", "status", "--root", str(tiny_run)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     command.stdout.close()  # before the interpreter has even imported the CLI
     stderr = command.stderr.read().decode()

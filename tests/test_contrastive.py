@@ -7,7 +7,7 @@ import pytest
 import torch
 from gensim.models import KeyedVectors
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 from pipeline.models import base
 from pipeline.models.contrastive import ContrastiveParams, masked_info_nce, symmetric_loss, train
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.corpus import (
+from pipeline.corpus.build import (
     CorpusParams,
     PackagedText,
     build_corpus,
@@ -28,9 +28,9 @@ from pipeline.corpus import (
     text8_words,
     wiki_words,
 )
-from pipeline.errors import PipelineError
-from pipeline.io import download
-from pipeline.params import load_section
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import download
+from pipeline.core.params import load_section
 
 REPO = Path(__file__).resolve().parents[1]
 STAGE = REPO / "stages" / "fetch_corpus.py"

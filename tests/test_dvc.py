@@ -61,12 +61,13 @@ def import_closure(script: Path) -> set[Path]:
 
 
 def package_data(module: Path) -> set[Path]:
-    """Folders of the ``pipeline`` package that a module reads files from: ``PackageLoader("pipeline", DIR)``
-    (jinja2 templates) and ``resources.files("pipeline") / "A" / "B"``."""
+    """Folders of a ``pipeline`` package that a module reads files from: ``PackageLoader("pipeline.x", DIR)``
+    (jinja2 templates) and ``resources.files("pipeline.x") / "A" / "B"``."""
     source = module.read_text()
-    folders = {REPO / "pipeline" / d for d in re.findall(r'PackageLoader\("pipeline", "([^"]+)"\)', source)}
-    for chain in re.findall(r'resources\.files\("pipeline"\)((?:\s*/\s*"[^"]+")+)', source):
-        folders.add(REPO / "pipeline" / Path(*re.findall(r'"([^"]+)"', chain)))
+    folders = {REPO / Path(*package.split(".")) / d
+               for package, d in re.findall(r'PackageLoader\("(pipeline[\w.]*)", "([^"]+)"\)', source)}
+    for package, chain in re.findall(r'resources\.files\("(pipeline[\w.]*)"\)((?:\s*/\s*"[^"]+")+)', source):
+        folders.add(REPO / Path(*package.split(".")) / Path(*re.findall(r'"([^"]+)"', chain)))
     return folders
 
 
@@ -83,14 +84,14 @@ def test_stage_deps_cover_every_module_its_script_imports_and_the_files_they_rea
 
 
 def test_package_data_is_found_where_modules_read_it():
-    assert package_data(REPO / "pipeline/report.py") == {REPO / "pipeline/templates"}
-    assert package_data(REPO / "pipeline/similarity.py") == {REPO / "pipeline/resources/word_similarity"}
+    assert package_data(REPO / "pipeline/evaluation/report.py") == {REPO / "pipeline/evaluation/templates"}
+    assert package_data(REPO / "pipeline/evaluation/similarity.py") == {REPO / "pipeline/evaluation/resources/word_similarity"}
 
 
 def test_the_closure_follows_imports_made_inside_functions():
     """The iesg CLI imports the encoders inside a command; the closure must still reach them."""
-    closure = {str(p.relative_to(REPO)) for p in import_closure(REPO / "pipeline/cli.py")}
-    assert {"pipeline/encoders.py", "pipeline/_torchvision.py", "pipeline/wordnet.py"} <= closure
+    closure = {str(p.relative_to(REPO)) for p in import_closure(REPO / "pipeline/cli/app.py")}
+    assert {"pipeline/features/encoders.py", "pipeline/features/_torchvision.py", "pipeline/images/wordnet.py"} <= closure
 
 
 def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:

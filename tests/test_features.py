@@ -16,9 +16,9 @@ import torch
 import yaml
 from PIL import Image
 
-from pipeline.encoders import load_encoder
-from pipeline.errors import PipelineError
-from pipeline.features import FeaturesParams, FeatureWriter, featurize, load_rgb
+from pipeline.features.encoders import load_encoder
+from pipeline.core.errors import PipelineError
+from pipeline.features.featurize import FeaturesParams, FeatureWriter, featurize, load_rgb
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = Path(__file__).parent / "data"
@@ -281,7 +281,7 @@ def test_resnet_imagenet_weights_are_downloaded_with_their_hash_checked_and_load
                                                                                    monkeypatch) -> None:
     # A stand-in checkpoint (random weights, seeded) served by a fake download: the file name's hash
     # prefix must be handed to the download for checking, and the weights must end up in the encoder.
-    from pipeline.encoders import import_torchvision
+    from pipeline.features.encoders import import_torchvision
 
     torch.manual_seed(5)
     state = import_torchvision().models.resnet18(weights=None).state_dict()

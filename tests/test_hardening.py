@@ -27,9 +27,9 @@ import pytest
 import yaml
 from PIL import Image
 
-from pipeline.errors import PipelineError
-from pipeline.params import load_section
-from pipeline.wordnet import SYSTEM_WORDNET
+from pipeline.core.errors import PipelineError
+from pipeline.core.params import load_section
+from pipeline.images.wordnet import SYSTEM_WORDNET
 
 REPO = Path(__file__).resolve().parents[1]
 # Real WordNet 3.0 noun synsets: tench, goldfish, Chihuahua, tabby (a cat).
@@ -406,20 +406,20 @@ def test_bad_input_cases_cover_every_stage_of_the_pipeline():
 
 
 PARAM_CASES = {  # section: (class, wrong type, unknown key, out of range), each with what the error must name
-    "corpus": ("pipeline.corpus:CorpusParams", ({"words_per_line": "many"}, "corpus.words_per_line"),
+    "corpus": ("pipeline.corpus.build:CorpusParams", ({"words_per_line": "many"}, "corpus.words_per_line"),
                ({"word_per_line": 5}, "word_per_line"), ({"words_per_line": 20000}, "words_per_line")),
-    "pretrain": ("pipeline.word2vec:PretrainParams", ({"epochs": 1.5}, "pretrain.epochs"),
+    "pretrain": ("pipeline.pretrain.word2vec:PretrainParams", ({"epochs": 1.5}, "pretrain.epochs"),
                  ({"epoch": 2}, "epoch"), ({"sample": 1.5}, "sample")),
-    "map_images": ("pipeline.images:MapImagesParams", ({"seed": "zero"}, "map_images.seed"),
+    "map_images": ("pipeline.images.mapping:MapImagesParams", ({"seed": "zero"}, "map_images.seed"),
                    ({"images": {"sorce": "packaged"}}, "map_images.images: unknown key(s) sorce"),
                    ({"split": {"train": 0.9, "val": 0.2, "test": 0.1}}, "map_images.split")),
-    "features": ("pipeline.features:FeaturesParams", ({"threads": "all"}, "features.threads"),
+    "features": ("pipeline.features.featurize:FeaturesParams", ({"threads": "all"}, "features.threads"),
                  ({"device": "cuda"}, "device"), ({"num_workers": -1}, "num_workers")),
     "train": ("pipeline.models.registry:load_train_config",
               ({"models": ["iesg"], "iesg": {"epochs": True}}, "train.iesg.epochs"),
               ({"models": ["iesg"], "l3": {"ridge": 1}}, "l3"),
               ({"models": ["iesg"], "iesg": {"momentum": 1.0}}, "momentum")),
-    "evaluate": ("pipeline.matching:EvaluateParams", ({"ks": 5}, "evaluate.ks"),
+    "evaluate": ("pipeline.evaluation.protocol:EvaluateParams", ({"ks": 5}, "evaluate.ks"),
                  ({"candidate": 10}, "candidate"), ({"ks": [1, 500]}, "ks")),
 }
 
@@ -445,8 +445,8 @@ def test_every_section_refuses_bad_params_naming_the_key(section, kind, tmp_path
 
 WRITER = """
 import sys, time
-from pipeline.errors import run_stage
-from pipeline.io import atomic_path
+from pipeline.core.errors import run_stage
+from pipeline.core.files import atomic_path
 
 def main():
     with atomic_path(sys.argv[1]) as staged:
@@ -461,7 +461,7 @@ run_stage(main)
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_a_writer_killed_mid_write_leaves_the_previous_output(sig, tmp_path):
-    from pipeline.io import atomic_path, remove_stale_temporaries
+    from pipeline.core.files import atomic_path, remove_stale_temporaries
 
     target = tmp_path / "out" / "models"
     target.mkdir(parents=True)
@@ -628,7 +628,7 @@ def server():
     ("missing", "404"),
 ])
 def test_a_failed_download_leaves_nothing_behind_and_says_so(server, tmp_path, case, expected):
-    from pipeline.io import download
+    from pipeline.core.files import download
 
     good = hashlib.sha256(PAYLOAD).hexdigest()
     url, sha = {"bad_checksum": (f"{server}/data.zip", "f" * 64), "truncated": (f"{server}/truncated.zip", good),

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline.matching import (
+from pipeline.evaluation.protocol import (
     build_data, draw_candidates, read_features, read_images, read_links, read_vectors, sample_candidates,
 )
 

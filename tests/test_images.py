@@ -18,12 +18,12 @@ import pytest
 import yaml
 from PIL import Image
 
-from pipeline import images
-from pipeline.errors import PipelineError
-from pipeline.images import Found, MapImagesParams, SplitParams
-from pipeline.params import from_mapping
-from pipeline.rcc import RccBundle
-from pipeline.wordnet import SYSTEM_WORDNET, load_wordnet, synset_of
+from pipeline.images.mapping import mapping as images
+from pipeline.core.errors import PipelineError
+from pipeline.images.mapping import Found, MapImagesParams, SplitParams
+from pipeline.core.params import from_mapping
+from pipeline.images.rcc import RccBundle
+from pipeline.images.wordnet import SYSTEM_WORDNET, load_wordnet, synset_of
 
 ROOT = Path(__file__).resolve().parents[1]
 TENCH, GOLDFISH, CHIHUAHUA, TABBY = "n01440764", "n01443537", "n02085620", "n02123045"

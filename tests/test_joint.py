@@ -5,7 +5,7 @@ import pytest
 import torch
 from gensim.models import KeyedVectors
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 from pipeline.models import base
 from pipeline.models.joint import JointParams, SkipGramPairs, skip_gram_step, train
 

@@ -16,14 +16,14 @@ from gensim.models import KeyedVectors
 from PIL import Image
 
 from conftest import load_model_file, project
-from pipeline.errors import PipelineError
-from pipeline.matching import (
+from pipeline.core.errors import PipelineError
+from pipeline.evaluation.protocol import (
     CandidateSets, Matcher, build_data, candidate_scores, draw_candidates, evaluate_matching, precision_at,
     random_projection, rank_candidates, read_trained, sample_candidates,
 )
 from pipeline.models.base import EpochLog, Projection
-from pipeline.similarity import evaluate_vectors
-from pipeline.training_log import TrainingLog
+from pipeline.evaluation.similarity import evaluate_vectors
+from pipeline.models.training_log import TrainingLog
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.errors import PipelineError
-from pipeline.matching import read_images
+from pipeline.core.errors import PipelineError
+from pipeline.evaluation.protocol import read_images
 
 
 def test_unknown_split_values_are_listed_comma_separated_in_one_error(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.matching import rank_candidates
+from pipeline.evaluation.protocol import rank_candidates
 
 
 def test_top1_is_the_best_negative_in_any_column_when_the_true_item_is_beaten():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 from pipeline.models.registry import REGISTRY, get_model, load_train_config
 
 REPO = Path(__file__).resolve().parents[1]

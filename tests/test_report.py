@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline.errors import PipelineError
-from pipeline.plots import PlotSpec, plot_svg, read_plot_specs
-from pipeline.report import rebuild_report, thumbnail_name, write_report
+from pipeline.core.errors import PipelineError
+from pipeline.evaluation.plots import PlotSpec, plot_svg, read_plot_specs
+from pipeline.evaluation.report import rebuild_report, thumbnail_name, write_report
 
 
 class Page(HTMLParser):

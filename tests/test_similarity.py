@@ -10,7 +10,7 @@ from gensim.models import KeyedVectors
 
 from scipy.stats import spearmanr
 
-from pipeline.similarity import (
+from pipeline.evaluation.similarity import (
     ANALOGY_FILE, PAIR_BENCHMARKS, PairBenchmark, pair_scores, read_pairs, score_analogies, score_pairs,
 )
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from pipeline.matching import Ranking
-from pipeline.statistics import (
+from pipeline.evaluation.protocol import Ranking
+from pipeline.evaluation.statistics import (
     add_matching_intervals, add_similarity_intervals, cluster_weights, clustered_means, interval, pair_resamples,
     spearman_replicates,
 )

@@ -15,7 +15,7 @@ import pytest
 from gensim.models import KeyedVectors, Word2Vec
 
 from conftest import load_grounded_vectors, load_model_file
-from pipeline.dataset import load_training_inputs
+from pipeline.models.inputs import load_training_inputs
 from pipeline.models import devise, iesg, l2
 from pipeline.models.base import Projection, unit_rows, validation_p1
 from pipeline.models.registry import load_train_config

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from gensim.models import KeyedVectors, Word2Vec
 
-from pipeline.errors import PipelineError
-from pipeline.word2vec import PretrainParams, save_reproducibly, train_word2vec
+from pipeline.core.errors import PipelineError
+from pipeline.pretrain.word2vec import PretrainParams, save_reproducibly, train_word2vec
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import nltk
 import pytest
 
-from pipeline import wordnet
-from pipeline.errors import PipelineError
+from pipeline.images.mapping import wordnet
+from pipeline.core.errors import PipelineError
 
 
 def _available() -> bool:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Literal
 import numpy as np
 from gensim.models import KeyedVectors
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
 Energy = Literal["dot", "cos"]
 WordSide = Literal["pretrained", "own"]

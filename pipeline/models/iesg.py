@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 from pipeline.models import l2
 from pipeline.models.base import (
     EarlyStopping, Energy, EpochCallback, EpochLog, EpochRecorder, GroundingData, Projection, Trained,

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 from pipeline.models.base import (
     EarlyStopping, EpochCallback, EpochLog, EpochRecorder, Projection, Trained, TrainingInputs,
     keep_probability, prepare_features, training_center, unigram_noise_cdf, validation_p1,

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 from pipeline.models import contrastive, devise, iesg, joint, l2
 from pipeline.models.base import EpochCallback, Trained, TrainingInputs
-from pipeline.params import from_mapping, read_params
+from pipeline.core.params import from_mapping, read_params
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
 LINE_TEMPLATES = ("linear", "smooth", "scatter")
 BAR_TEMPLATES = ("bar_horizontal", "bar_horizontal_sorted")

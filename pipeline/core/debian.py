@@ -13,8 +13,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import PipelineError
-from pipeline.io import atomic_path, sha256_file, verify_sha256
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import atomic_path, sha256_file, verify_sha256
 
 
 @dataclass(frozen=True)

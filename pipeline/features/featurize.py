@@ -1,7 +1,7 @@
 """Image feature extraction: images.csv -> one HDF5 file of pooled CNN vectors.
 
 Each DataLoader worker process decodes, preprocesses and runs a frozen encoder
-(:mod:`pipeline.encoders`) on whole batches under ``torch.inference_mode`` (one torch thread per
+(:mod:`pipeline.features.encoders`) on whole batches under ``torch.inference_mode`` (one torch thread per
 worker by default: small single-threaded batches are the fastest way through a CNN on a CPU;
 ``bench/featurize.py`` measures it), and each batch's features are appended to a resizable HDF5
 dataset as soon as they come, so memory stays bounded by a few batches
@@ -25,9 +25,9 @@ from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from pipeline.encoders import Encoder, EncoderName, WeightsName, load_encoder
-from pipeline.errors import PipelineError
-from pipeline.io import atomic_path
+from pipeline.features.encoders import Encoder, EncoderName, WeightsName, load_encoder
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import atomic_path
 
 
 @dataclass(frozen=True)

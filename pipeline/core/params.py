@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
 T = TypeVar("T")
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.matching import CandidateSets, MatchingData, Ranking
+from pipeline.evaluation.protocol import CandidateSets, MatchingData, Ranking
 from pipeline.models.base import unit_rows
 
 ERROR_TYPES = ("sparsity", "synonym", "confusion", "other")

@@ -8,8 +8,8 @@ import numpy as np
 from gensim.models import KeyedVectors, Word2Vec
 from tqdm import tqdm
 
-from pipeline.errors import PipelineError
-from pipeline.matching import read_features, read_images, read_links, read_vectors
+from pipeline.core.errors import PipelineError
+from pipeline.evaluation.protocol import read_features, read_images, read_links, read_vectors
 from pipeline.models.base import GroundingData, TrainingInputs
 
 

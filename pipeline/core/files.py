@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 from tqdm import tqdm
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
 
 @contextlib.contextmanager

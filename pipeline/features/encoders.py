@@ -28,8 +28,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from pipeline._torchvision import import_torchvision
-from pipeline.errors import PipelineError
+from pipeline.features._torchvision import import_torchvision
+from pipeline.core.errors import PipelineError
 
 EncoderName = Literal[
     "efficientnet_lite0",

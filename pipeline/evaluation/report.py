@@ -2,7 +2,7 @@
 
 Opens offline (no external CSS, JS or images). Shows the matching metrics beside the paper's
 Table 1 / Table 2 numbers, word similarity beside Table 3, P@1 by word frequency, the error
-types, the DVC plots of ``dvc.yaml`` as inline SVG (:mod:`pipeline.plots`), and thumbnail grids
+types, the DVC plots of ``dvc.yaml`` as inline SVG (:mod:`pipeline.evaluation.plots`), and thumbnail grids
 of example queries. The data behind the page is kept beside it (``examples.json``,
 ``errors.json``, ``report.json``), so :func:`rebuild_report` can redraw it without re-evaluating.
 
@@ -22,9 +22,9 @@ from typing import Any, Sequence
 import jinja2
 from markupsafe import Markup
 
-from pipeline.errors import PipelineError
-from pipeline.io import atomic_path
-from pipeline.plots import PlotSpec, plot_svg
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import atomic_path
+from pipeline.evaluation.plots import PlotSpec, plot_svg
 
 # Luo's reported P@1/5/10 (percent) for the matching tasks and Spearman on WS353.
 PAPER_MATCHING = {
@@ -48,7 +48,7 @@ def thumbnail_name(image_id: str) -> str:
 
 
 # The page's layout is templates/report.html.j2; autoescape is on for every template (all are HTML).
-TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("pipeline", "templates"), autoescape=True,
+TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("pipeline.evaluation", "templates"), autoescape=True,
                                undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                                trim_blocks=True, lstrip_blocks=True)
 TEMPLATES.filters["thumbnail_name"] = thumbnail_name
@@ -56,7 +56,7 @@ TEMPLATES.filters["thumbnail_name"] = thumbnail_name
 
 def write_thumbnail(source: Path, target: Path, size: int) -> None:
     """Write a JPEG of ``source`` whose longest side is at most ``size`` pixels."""
-    from pipeline.features import load_rgb  # here, so that importing the report does not import torch
+    from pipeline.features.featurize import load_rgb  # here, so that importing the report does not import torch
 
     try:
         image = load_rgb(source)
@@ -256,11 +256,11 @@ def write_report(
     metrics : dict
         The evaluate metrics (``matching``, ``similarity``, ``errors``).
     frequency : dict
-        model -> direction -> rows of :func:`pipeline.analysis.p1_by_frequency`.
+        model -> direction -> rows of :func:`pipeline.evaluation.analysis.p1_by_frequency`.
     errors : list of dict
-        The typed errors of :func:`pipeline.analysis.classify_errors`.
+        The typed errors of :func:`pipeline.evaluation.analysis.classify_errors`.
     examples : dict
-        From :func:`pipeline.analysis.examples`; paths relative to ``base_dir`` or absolute.
+        From :func:`pipeline.evaluation.analysis.examples`; paths relative to ``base_dir`` or absolute.
     ks : list of int
     caption : str
         One line on the analysed model and score, shown above the analysis sections.
@@ -268,7 +268,7 @@ def write_report(
     base_dir : path
         Root that relative image paths and the plots' data files start from.
     plots : sequence of PlotSpec
-        DVC plots to draw (:func:`pipeline.plots.read_plot_specs` of dvc.yaml); none: no section.
+        DVC plots to draw (:func:`pipeline.evaluation.plots.read_plot_specs` of dvc.yaml); none: no section.
 
     Returns
     -------

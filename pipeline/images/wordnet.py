@@ -21,8 +21,8 @@ from typing import Iterable
 
 from nltk.corpus.reader.wordnet import Synset, WordNetCorpusReader
 
-from pipeline.errors import PipelineError
-from pipeline.io import atomic_path
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import atomic_path
 
 SYSTEM_WORDNET = Path("/usr/share/wordnet")
 

@@ -34,7 +34,7 @@ import pandas as pd
 from gensim.models import KeyedVectors
 from tqdm import tqdm
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 from pipeline.models.base import Projection, unit_rows
 
 DIRECTIONS = ("image_to_word", "word_to_image")

@@ -16,7 +16,7 @@ Three image sources (``map_images.images.source``):
     :func:`label_synset`; the images are copied, byte for byte, into the images directory.
 
 Each image maps to one wnid; a word is linked to the images of every noun synset it is a lemma
-of and all their hyponyms (:func:`pipeline.wordnet.words_covering`), unless it covers more
+of and all their hyponyms (:func:`pipeline.images.wordnet.words_covering`), unless it covers more
 synsets than the generality bound allows.
 """
 
@@ -36,11 +36,11 @@ import numpy as np
 from nltk.corpus.reader.wordnet import Synset, WordNetCorpusReader
 from tqdm import tqdm
 
-from pipeline.debian import DebPackage, extract_deb
-from pipeline.errors import PipelineError
-from pipeline.io import atomic_path, download, write_text
-from pipeline.rcc import RccBundle
-from pipeline.wordnet import ancestors, is_wnid, synset_of, words_covering
+from pipeline.core.debian import DebPackage, extract_deb
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import atomic_path, download, write_text
+from pipeline.images.rcc import RccBundle
+from pipeline.images.wordnet import ancestors, is_wnid, synset_of, words_covering
 
 IMAGE_EXTENSIONS = {".jpeg", ".jpg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".ppm"}
 SPLITS = ("train", "val", "test")
@@ -170,7 +170,7 @@ class MapImagesParams:
         Downloads and unpacked packages (not a DVC output).
     wordnet_dir : str or None
         A WordNet 3.0 dict directory or NLTK_DATA root; ``None`` finds one (see
-        :func:`pipeline.wordnet.load_wordnet`).
+        :func:`pipeline.images.wordnet.load_wordnet`).
     wordnet_cache : str
         Where an nltk-readable copy of the system's WordNet is built.
     max_synset_share : float

@@ -15,7 +15,7 @@ import numpy as np
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
-_RESOURCES = resources.files("pipeline") / "resources" / "word_similarity"
+_RESOURCES = resources.files("pipeline.evaluation") / "resources" / "word_similarity"
 
 
 @dataclass(frozen=True)

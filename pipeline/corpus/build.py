@@ -33,9 +33,9 @@ from typing import IO, Iterable, Iterator, Literal
 
 from tqdm import tqdm
 
-from pipeline.debian import DebPackage, extract_deb
-from pipeline.errors import PipelineError
-from pipeline.io import atomic_path, download, verify_sha256, write_json
+from pipeline.core.debian import DebPackage, extract_deb
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import atomic_path, download, verify_sha256, write_json
 
 ENWIK8_URL = "http://mattmahoney.net/dc/enwik8.zip"
 ENWIK8_ZIP_SHA256 = "547994d9980ebed1288380d652999f38a14fe291a6247c157c3d33d4932534bc"
@@ -49,7 +49,7 @@ class PackagedText:
     Parameters
     ----------
     name, version, sha256 : str
-        The package pin (see :class:`pipeline.debian.DebPackage`).
+        The package pin (see :class:`pipeline.core.debian.DebPackage`).
     reader : {"dictd", "wordnet", "fortunes", "sword"}
         ``dictd``: every ``usr/share/dictd/*.index`` database (definitions and quotations, no
         headword lines or markup); ``wordnet``: the glosses of ``usr/share/wordnet/data.*``;

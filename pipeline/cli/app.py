@@ -32,15 +32,15 @@ import numpy as np
 import pandas as pd
 from gensim.models import KeyedVectors, Word2Vec
 
-from pipeline import matching
-from pipeline.errors import PipelineError
+from pipeline.evaluation import protocol as matching
+from pipeline.core.errors import PipelineError
 from pipeline.models.base import unit_rows
-from pipeline.matching import Matcher, MatchingData
-from pipeline.params import load_section, read_params
-from pipeline.plots import read_plot_specs
-from pipeline.report import rebuild_report
+from pipeline.evaluation.protocol import Matcher, MatchingData
+from pipeline.core.params import load_section, read_params
+from pipeline.evaluation.plots import read_plot_specs
+from pipeline.evaluation.report import rebuild_report
 
-# torch (pipeline.encoders / pipeline.features) and nltk (pipeline.wordnet / pipeline.images) are
+# torch (pipeline.features.encoders / pipeline.features.featurize) and nltk (pipeline.images.wordnet / pipeline.images.mapping) are
 # imported inside the only commands that need them: they take seconds to import.
 
 # name -> (default path relative to the root, what it is); each becomes a --name flag.
@@ -331,8 +331,8 @@ def featurize_file(args: argparse.Namespace, path: Path) -> np.ndarray:
 
     The encoder must be the one that made features.h5, or the models' projections do not apply.
     """
-    from pipeline.encoders import load_encoder
-    from pipeline.features import FeaturesParams, encode_batches
+    from pipeline.features.encoders import load_encoder
+    from pipeline.features.featurize import FeaturesParams, encode_batches
 
     params = load_section(FeaturesParams, "features", artifact(args, "params"))
     with h5py.File(artifact(args, "features"), "r") as h5:
@@ -467,8 +467,8 @@ def neighbours_text(result: dict[str, Any]) -> str:
 
 def run_synsets(args: argparse.Namespace) -> dict[str, Any]:
     """A word's WordNet noun synsets (it is a lemma of), their hyponyms and the images they cover."""
-    from pipeline.images import MapImagesParams
-    from pipeline.wordnet import hyponym_closure, load_wordnet, synset_of, wnid_of
+    from pipeline.images.mapping import MapImagesParams
+    from pipeline.images.wordnet import hyponym_closure, load_wordnet, synset_of, wnid_of
 
     params = load_section(MapImagesParams, "map_images", artifact(args, "params"))
     wordnet_dir = None if params.wordnet_dir is None else Path(args.root) / params.wordnet_dir
