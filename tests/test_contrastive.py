@@ -212,3 +212,28 @@ def test_no_training_link_is_refused():
 def test_invalid_params_are_refused_in_one_line(change, message):
     with pytest.raises(ValueError, match=message):
         ContrastiveParams(**change).validate()
+
+
+def test_a_learnt_temperature_moves_and_a_fixed_one_stays_put():
+    """``learn_temperature`` must reach the optimiser: the reported temperature leaves its start when learnt
+    and is exactly the start when not."""
+    inputs = hierarchy_world()
+    common = dict(update_words=False, epochs=5, patience=0, batch_size=16, lr=0.05, temperature=0.5)
+    learnt = train(inputs, ContrastiveParams(learn_temperature=True, **common), seed=0)
+    fixed = train(inputs, ContrastiveParams(learn_temperature=False, **common), seed=0)
+    assert fixed.summary["temperature"] == 0.5
+    assert abs(learnt.summary["temperature"] - 0.5) > 0.01, learnt.summary
+
+
+def test_training_never_touches_a_held_out_image():
+    """Validation and test images must stay out of the training batches: with their features NaN, any batch
+    that held one would turn the loss and then the projection into NaN."""
+    inputs = hierarchy_world()
+    data = inputs.data
+    features = data.features.copy()
+    features[data.split != "train"] = np.nan
+    inputs.data = base.GroundingData(features, data.split, data.link_words, data.link_images)
+    trained = train(inputs, ContrastiveParams(update_words=True, epochs=3, patience=0, batch_size=8), seed=0)
+    assert np.isfinite(trained.projection.projection).all()
+    assert np.isfinite(trained.word_vectors).all()
+    assert all(np.isfinite(entry.loss) for entry in trained.log)

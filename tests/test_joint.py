@@ -138,3 +138,28 @@ def test_impossible_inputs_are_refused():
 def test_invalid_params_are_refused_in_one_line(change, message):
     with pytest.raises(ValueError, match=message):
         JointParams(**change).validate()
+
+
+def test_training_never_touches_a_held_out_image():
+    """As for contrastive: NaN features of the validation and test images must never reach a training batch."""
+    inputs = corpus_world()
+    data = inputs.data
+    features = data.features.copy()
+    features[data.split != "train"] = np.nan
+    inputs.data = base.GroundingData(features, data.split, data.link_words, data.link_images)
+    trained = train(inputs, JointParams(**{**FAST, "epochs": 2}), seed=0)
+    assert np.isfinite(trained.projection.projection).all()
+    assert np.isfinite(trained.word_vectors).all()
+    assert all(np.isfinite(entry.loss) for entry in trained.log)
+
+
+def test_negative_words_follow_the_unigram_to_the_three_quarters():
+    """word2vec's noise distribution: P(w) proportional to count(w)^0.75 (not uniform, not the raw unigram)."""
+    counts = np.array([1, 10000, 1000, 100, 10], dtype=np.int64)
+    tokens = np.tile(np.arange(5), 2000)
+    _, _, noise = SkipGramPairs(tokens, counts).draw(np.random.default_rng(0), 4000, window=1, negatives=25,
+                                                     sample=0)
+    expected = counts ** 0.75 / (counts ** 0.75).sum()
+    observed = np.bincount(noise.ravel(), minlength=len(counts)) / noise.size
+    assert noise.size > 90000
+    assert np.abs(observed - expected).max() < 0.006, (observed, expected)

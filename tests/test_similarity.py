@@ -118,3 +118,23 @@ def test_analogies_match_gensims_evaluate_word_analogies(tmp_path):
     asked = len(sections[-1]["correct"]) + len(sections[-1]["incorrect"])
     assert 0 < len(sections[-1]["correct"]) < asked < 300
     assert ours == {"accuracy": round(accuracy, 4), "questions": 300, "oov_questions": 300 - asked}
+
+
+def test_the_bootstrap_sees_the_pairs_of_the_point_estimate_when_a_benchmark_capitalises(tmp_path):
+    """gensim's point estimate is case-blind; the per-pair cosines the bootstrap resamples must cover the same
+    pairs (benchmark words lower-cased), or interval and estimate describe different pairs."""
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(12)]
+    vectors = KeyedVectors(4)
+    vectors.add_vectors(words, rng.normal(size=(12, 4)).astype(np.float32))
+    lines = [f"{a.upper() if i % 2 else a}\t{b}\t{rng.uniform(0, 10):.2f}"
+             for i, (a, b) in enumerate(zip(words[:10], words[2:]))]
+    lines.append("W0\tunknown\t5.0")
+    benchmark = PairBenchmark("capitals", tmp_path / "capitals.txt")
+    benchmark.path.write_text("\n".join(lines) + "\n")
+    assert all(a == a.lower() and b == b.lower() for a, b, _ in read_pairs(benchmark))
+    ratings, cosines, total = pair_scores(vectors, benchmark)
+    point = score_pairs(vectors, benchmark)
+    assert total == point["pairs"] == 11
+    assert len(ratings) == total - point["oov_pairs"] == 10
+    assert round(spearmanr(ratings, cosines).statistic, 4) == point["spearman"]

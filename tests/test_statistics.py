@@ -75,3 +75,25 @@ def test_similarity_intervals_pair_the_spaces_on_the_same_pairs():
     assert similarity["noise"]["b"]["vs_pretrained"]["ci"][1] < 0
     low, high = similarity["pretrained"]["b"]["ci"]
     assert low < similarity["pretrained"]["b"]["spearman"] < high
+
+
+def test_matching_intervals_resample_test_images_not_links(monkeypatch):
+    """The bootstrap's unit is the test image: all links of a drawn image come along. One image with 90 links
+    that all hit and 9 images with one missed link each: resampling the 10 images leaves the 90-link image out
+    of about a third of the resamples (P@1 0 there, so the interval starts at 0), while resampling the 99 links
+    would keep P@1 near 0.91 in every resample."""
+    clusters = np.concatenate([np.full(90, 7), np.arange(100, 109)])  # image ids, not 0..n-1
+    ranking = Ranking(np.concatenate([np.zeros(90, dtype=np.int64), np.full(9, 3)]), np.zeros(99))
+    metrics = {"m": {"image_to_word": {"dot": {"p1": float((ranking.ranks < 1).mean())}}}}
+    drawn = []
+
+    def spy(n_clusters, n_resamples, seed):
+        drawn.append(n_clusters)
+        return cluster_weights(n_clusters, n_resamples, seed)
+
+    monkeypatch.setattr("pipeline.evaluation.statistics.cluster_weights", spy)
+    add_matching_intervals(metrics, {("m", "image_to_word", "dot"): ranking}, clusters, [1], "m", 2000, seed=0)
+    assert drawn == [10]  # one weight per distinct test image
+    low, high = metrics["m"]["image_to_word"]["dot"]["ci"]["p1"]
+    assert low == 0.0
+    assert 0.95 < high < 1.0
