@@ -235,7 +235,8 @@ def write_explorer(
     row = {word: i for i, word in enumerate(vocabulary)}
     missing = [word for word in data.words if word not in row]
     if missing:
-        raise PipelineError(f"explorer vocabulary lacks mapped word(s) {', '.join(missing[:5])}")
+        raise PipelineError(f"the explorer's vocabulary lacks the mapped word(s) {', '.join(missing[:5])}; "
+                            "build it with page_vocabulary")
     indices = index_dtype(len(vocabulary))
     thumbs = [thumbnail_name(image_id) for image_id in data.image_ids]
     shown_spaces = ["pretrained", *sorted({view.space for view in views.values()} - {"pretrained"})]
@@ -262,10 +263,11 @@ def write_explorer(
         for space in shown_spaces:
             matrix = word_matrix(spaces[space], vocabulary)
             changed = np.flatnonzero((matrix != base).any(axis=1))
-            words = ({"vectors": encode(matrix, params.precision)} if space == "pretrained" else
-                     {"base": "pretrained", "rows": encode(changed, indices),
-                      "vectors": encode(matrix[changed], params.precision)})
-            (staged / "data" / f"words-{space}.js").write_text(data_script(f"words:{space}", words), encoding="utf-8")
+            vectors = ({"vectors": encode(matrix, params.precision)} if space == "pretrained" else
+                       {"base": "pretrained", "rows": encode(changed, indices),
+                        "vectors": encode(matrix[changed], params.precision)})
+            (staged / "data" / f"words-{space}.js").write_text(data_script(f"words:{space}", vectors),
+                                                              encoding="utf-8")
         for name, view in views.items():
             model = {"images": encode(view.images, params.precision), "norms": encode(view.norms, "float32"),
                      "top_words": {score: {"k": int(words.shape[1]), "indices": encode(words, indices),
