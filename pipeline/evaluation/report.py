@@ -61,7 +61,7 @@ def write_thumbnail(source: Path, target: Path, size: int) -> None:
     try:
         image = load_rgb(source)
     except Exception as exc:  # Pillow raises many types for unreadable files
-        raise PipelineError(f"{source}: cannot read image for a thumbnail ({exc}); rerun map_images") from exc
+        raise PipelineError(f"{source}: cannot read image for the report ({exc}); rerun map_images") from exc
     image.thumbnail((size, size))
     image.save(target, "JPEG", quality=85)
 
