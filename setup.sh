@@ -34,6 +34,7 @@ Done. Outputs:
   data/features/features.h5       CNN features                results/features.json
   data/models/<model>/            one per train.models        dvclive/<model>/ (per-epoch log)
   data/report/index.html          evaluation report           metrics/evaluate.json (headline), results/evaluate.json
+  data/explorer/index.html        explorer: type a word or phrase, see its top images (opens from file://)
 Compare runs: dvc metrics show, dvc params diff, dvc metrics diff, dvc exp show --only-changed, dvc plots show.
 Look inside: iesg status, iesg words IMAGE, iesg images WORD, iesg neighbours WORD --model joint.
 MSG

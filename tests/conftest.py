@@ -1,7 +1,7 @@
 """Make this checkout's ``pipeline`` package the one that stage scripts run by the tests import,
 even when another clone is pip-installed in editable mode on the same machine.
 
-Also the shared ``tiny_run`` fixture: the pipeline's last three stages run for real on tiny inputs."""
+Also the shared ``tiny_run`` fixture: the pipeline's stages from featurize on run for real on tiny inputs."""
 
 import json
 import os
@@ -57,6 +57,7 @@ train:
   devise: {epochs: 2}
 evaluate: {n_examples: 4, top_examples: 5, thumbnail_px: 48, bootstrap_resamples: 200, headline_spaces: [pretrained, iesg]}
 map_images: {}
+explore: {default_model: iesg, top_k: 6, top_words: 5, vocabulary_size: 10, thumbnail_px: 32}
 """
 
 
@@ -214,7 +215,7 @@ def _cached_tiny_run(root: Path) -> bool:
 
 def _build_tiny_run(root: Path) -> None:
     _write_tiny_inputs(root)
-    commands = [["featurize"], *(["train", "--model", name] for name in TINY_MODELS), ["evaluate"]]
+    commands = [["featurize"], *(["train", "--model", name] for name in TINY_MODELS), ["evaluate"], ["explore"]]
     for stage, *options in commands:
         result = subprocess.run([sys.executable, str(Path(REPO) / "stages" / f"{stage}.py"), *options], cwd=root,
                                 capture_output=True, text=True)
@@ -254,7 +255,7 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project root where featurize (random ResNet-18), train and evaluate ran on tiny inputs.
+    """A project root where featurize (random ResNet-18), train, evaluate and explore ran on tiny inputs.
 
     8 nouns with 4 generated 40x40 images each (train, train, val, test), links noun -> its images
     and animal -> the animal images, 8-d word2vec vectors; every artifact at its dvc.yaml path.

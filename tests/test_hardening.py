@@ -146,7 +146,15 @@ OUTPUTS = {
     "featurize": {"--output": "features.h5", "--report": "report.json", "--metrics": "features.json"},
     "train": {"--out": "models/", "--live-dir": "live/"},
     "evaluate": {"--metrics": "evaluate.json", "--details": "details.json", "--plots": "plots/", "--report": "report/"},
+    "explore": {"--out": "explorer/"},
 }
+
+
+def _explore_params(eval_world: dict) -> Path:
+    """The evaluate world's params with an ``explore`` section."""
+    path = eval_world["params"].parent / "explore_params.yaml"
+    path.write_text(eval_world["params"].read_text() + "explore: {top_words: 3}\n")
+    return path
 
 
 def stage_inputs(stage: str, world: dict, eval_world: dict) -> dict[str, Path]:
@@ -156,6 +164,10 @@ def stage_inputs(stage: str, world: dict, eval_world: dict) -> dict[str, Path]:
         return {"--params": e["params"], "--images": e["images"], "--links": e["links"], "--features": e["features"],
                 "--vectors": e["vectors"], "--models": e["models"], "--train-logs": e["train_logs"],
                 "--wordnet-cache": e["params"].parent / "nltk_cache"}
+    if stage == "explore":
+        e = eval_world
+        return {"--params": _explore_params(e), "--images": e["images"], "--links": e["links"],
+                "--features": e["features"], "--vectors": e["vectors"], "--models": e["models"]}
     return {
         "fetch_corpus": {"--params": w["params"]},
         "pretrain": {"--params": w["params"], "--corpus": w["text"]},
@@ -360,7 +372,24 @@ CASES = {
         "params_out_of_range": lambda w, e, t: (
             {"--params": _write(t / "p.yaml", "evaluate:\n  candidates: 1\n")}, ["evaluate", "candidates"]),
     },
+    "explore": {
+        "truncated_model_npz": lambda w, e, t: (
+            {"--models": _models_copy(e, t, "l2/model.npz")}, ["l2/model.npz"]),
+        "links_outside_vocabulary": lambda w, e, t: ({"--links": _eval_links_outside(e, t)}, ["links.csv"]),
+        "missing_image": lambda w, e, t: ({"--images": _images_without_a_file(e, t)}, ["gone.png"]),
+        "default_model_not_shown": lambda w, e, t: (
+            {"--params": _write(t / "p.yaml", "train: {models: [l2, iesg], l2: {}, iesg: {}}\n"
+                                              "explore: {models: [l2], default_model: iesg}\n")},
+            ["explore.default_model", "iesg"]),
+    },
 }
+
+
+def _images_without_a_file(eval_world, tmp):
+    images = pd.read_csv(eval_world["images"])
+    images.loc[0, "path"] = str(tmp / "gone.png")
+    images.to_csv(tmp / "images.csv", index=False)
+    return tmp / "images.csv"
 
 
 def _touch(path: Path) -> Path:
@@ -421,6 +450,8 @@ PARAM_CASES = {  # section: (class, wrong type, unknown key, out of range), each
               ({"models": ["iesg"], "iesg": {"momentum": 1.0}}, "momentum")),
     "evaluate": ("pipeline.evaluation.protocol:EvaluateParams", ({"ks": 5}, "evaluate.ks"),
                  ({"candidate": 10}, "candidate"), ({"ks": [1, 500]}, "ks")),
+    "explore": ("pipeline.explorer.build:ExploreParams", ({"top_k": "many"}, "explore.top_k"),
+                ({"topk": 5}, "topk"), ({"top_k": 0}, "top_k")),
 }
 
 

@@ -1,0 +1,1 @@
+"""The explorer: a static page to query the trained models by hand (word or phrase -> images, image -> words)."""
