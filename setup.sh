@@ -12,14 +12,21 @@ if command -v apt-get >/dev/null 2>&1; then
   # WordNet 3.0 for nltk; dpkg-deb unpacks the pinned data packages; the tests render the report in chromium.
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq wordnet-base wordnet-sense-index dpkg chromium >/dev/null
+  # npm (with node) installs the pinned Vega libraries that `dvc plots show` inlines, unless one is there.
+  if ! command -v npm >/dev/null 2>&1; then $sudo apt-get install -y -qq npm >/dev/null; fi
 else
-  echo "setup: apt-get not found; install WordNet 3.0 (or nltk's wordnet data) and dpkg-deb yourself" >&2
+  echo "setup: apt-get not found; install WordNet 3.0 (or nltk's wordnet data), dpkg-deb and npm yourself" >&2
 fi
 
 # torch first and alone: the pinned CPU build, so that nothing later pulls a CUDA build.
 python3 -m pip install -q torch==2.13.0
 python3 -m pip install -q -r requirements.txt
 python3 -m pip install -q --no-build-isolation --no-deps -e .
+# Vega, Vega-Lite and Vega-Embed at the versions and hashes of package-lock.json (npm registry only, no
+# install scripts), inlined after a sha256 check into the page template .dvc/config names: `dvc plots
+# show` then works offline.
+npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+python3 -m pipeline.evaluation.vega_template
 
 if [ "${1:-}" = "--no-run" ]; then
   exit 0
@@ -35,6 +42,7 @@ Done. Outputs:
   data/models/<model>/            one per train.models        dvclive/<model>/ (per-epoch log)
   data/report/index.html          evaluation report           metrics/evaluate.json (headline), results/evaluate.json
   data/explorer/index.html        explorer: type a word or phrase, see its top images (opens from file://)
-Compare runs: dvc metrics show, dvc params diff, dvc metrics diff, dvc exp show --only-changed, dvc plots show.
+Compare runs: dvc metrics show, dvc params diff, dvc metrics diff, dvc exp show --only-changed, dvc plots show
+(dvc_plots/index.html, offline).
 Look inside: iesg status, iesg words IMAGE, iesg images WORD, iesg neighbours WORD --model joint.
 MSG

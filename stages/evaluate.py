@@ -27,40 +27,50 @@ from pipeline.evaluation.statistics import add_matching_intervals, add_similarit
 from pipeline.images.wordnet import load_wordnet
 
 
-def write_plots(out_dir: Path, frequency: dict, shares: dict, curves: dict[str, list[dict]]) -> None:
-    """CSV files for ``dvc plots``: P@1 per frequency bucket of every model (one file per direction, a bar
-    per model and bucket), the error shares, and every model's validation P@1 per epoch (one column
-    per model, so that the plot draws one line per model)."""
+CURVES = ("val_p1", "loss")  # dvclive metrics gathered into plots/<metric>_per_epoch.csv
+
+
+def write_plots(out_dir: Path, frequency: dict, shares: dict, curves: dict[str, dict[str, list[dict]]]) -> None:
+    """CSV files for ``dvc plots``: P@1 per frequency bucket of every model (one file per direction, a row
+    per model and bucket; ``bucket_pairs`` labels the bucket with its test pairs, ``p1`` is empty for an
+    empty bucket), the error shares, and every model's per-epoch curve of each metric in ``curves``
+    (``<metric>_per_epoch.csv``, one column per model, so that the plot draws one line per model; a cell
+    is empty where a model logged no value)."""
     with atomic_path(out_dir) as staged:
         staged.mkdir()
         for direction in DIRECTIONS:
             with open(staged / f"p1_by_frequency_{direction}.csv", "w", newline="") as handle:
                 writer = csv.writer(handle)
-                writer.writerow(["bar", "model", "bucket", "p1", "pairs"])
-                # The order prefix keeps the buckets in order on the plot's nominal axis.
-                writer.writerows([f"{model}: {i + 1}. {r['bucket']}", model, r["bucket"],
-                                  r["p1"] if r["p1"] is not None else "", r["pairs"]]
-                                 for model, directions in frequency.items()
-                                 for i, r in enumerate(directions[direction]))
+                writer.writerow(["model", "bucket", "pairs", "p1", "bucket_pairs"])
+                writer.writerows([model, r["bucket"], r["pairs"], r["p1"] if r["p1"] is not None else "",
+                                  f"{r['bucket']} (n={r['pairs']})"]
+                                 for model, directions in frequency.items() for r in directions[direction])
         with open(staged / "errors.csv", "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["type", "share"])
             writer.writerows([k, v] for k, v in shares.items() if k != "errors")
-        epochs = sorted({row["epoch"] for rows in curves.values() for row in rows})
-        with open(staged / "val_p1_per_epoch.csv", "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["epoch", *curves])
-            for epoch in epochs:
-                writer.writerow([epoch, *(next((r["val_p1"] for r in rows if r["epoch"] == epoch), "")
-                                          for rows in curves.values())])
+        for metric, by_model in curves.items():
+            epochs = sorted({row["epoch"] for rows in by_model.values() for row in rows})
+            with open(staged / f"{metric}_per_epoch.csv", "w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["epoch", *by_model])
+                for epoch in epochs:
+                    writer.writerow([epoch, *(next((r[metric] for r in rows if r["epoch"] == epoch), "")
+                                              for rows in by_model.values())])
 
 
-def read_curve(live_dir: Path) -> list[dict]:
-    """``epoch`` and ``val_p1`` of each epoch a train stage logged with dvclive (``step`` is the epoch)."""
-    path = live_dir / "plots" / "metrics" / "val_p1.tsv"
+def read_curve(live_dir: Path, metric: str) -> list[dict]:
+    """``epoch`` and ``metric`` of each epoch a train stage logged with dvclive (``step`` is the epoch).
+
+    Every model logs ``val_p1`` (a missing one is an error); a model without a training loss (L2, a
+    closed form) logs no ``loss`` and gets no rows for it.
+    """
+    path = live_dir / "plots" / "metrics" / f"{metric}.tsv"
+    if metric != "val_p1" and not path.exists():
+        return []
     try:
         with open(path, newline="", encoding="utf-8") as handle:
-            return [{"epoch": int(row["step"]), "val_p1": row["val_p1"]}
+            return [{"epoch": int(row["step"]), metric: row[metric]}
                     for row in csv.DictReader(handle, delimiter="\t")]
     except (OSError, KeyError, ValueError) as exc:
         raise PipelineError(f"{path}: cannot read the training log ({exc}); rerun train") from exc
@@ -184,7 +194,8 @@ def main() -> None:
                f"path similarity >= {params.synonym_min_path_similarity}; confusion: closer to the top-1 word's "
                "mean training-image feature.")
     write_plots(Path(args.plots), frequency, shares,
-                {name: read_curve(Path(args.train_logs) / name) for name in names})
+                {metric: {name: read_curve(Path(args.train_logs) / name, metric) for name in names}
+                 for metric in CURVES})
     write_report(args.report, metrics, frequency, errors, shown, params.ks, caption, params.thumbnail_px,
                  plots=read_plot_specs(args.dvc_yaml) if args.dvc_yaml else [])
     write_json(args.details, metrics)

@@ -189,7 +189,7 @@ def test_report_is_redrawn_with_the_dvc_plots(tiny_run, tmp_path, capsys):
     assert index == tmp_path / "report" / "index.html" and result["url"].startswith("file://")
     page = index.read_text(encoding="utf-8")
     assert page == (tiny_run / "data/report/index.html").read_text(encoding="utf-8")
-    assert page.count("<svg") == 4 and "Validation P@1 (full ranking) per epoch" in page
+    assert page.count("<svg") == 5 and "Training loss per epoch (dvclive)" in page
 
 
 def test_the_console_script_is_installed_and_runs(tiny_run):

@@ -149,7 +149,7 @@ def write_fixture(root: Path, seed: int = 0) -> dict[str, Path]:
         Projection(projection.astype(np.float32), center, False, words).save(paths["models"] / name / "model.npz")
         (paths["models"] / name / "train.json").write_text(json.dumps({"val_p1": 0.5}))
         live = TrainingLog(paths["train_logs"] / name)
-        epochs = [EpochLog(name, e, 1.0, 0.5, e / 10) for e in (1, 2)]
+        epochs = [EpochLog(name, e, float("nan") if name == "l2" else 1.0, 0.5, e / 10) for e in (1, 2)]  # L2: no loss
         for entry in epochs:
             live(entry)
         live.finish(epochs[-1])
@@ -390,10 +390,14 @@ def test_stage_writes_metrics_plots_and_report(tmp_path):
     assert sum(errors[t] for t in ("sparsity", "synonym", "confusion", "other")) == pytest.approx(1, abs=1e-3)
     plot = pd.read_csv(out / "plots/p1_by_frequency_word_to_image.csv")
     iesg_bars = plot[plot["model"] == "iesg"]
-    assert iesg_bars["bar"].tolist() == ["iesg: 1. <100", "iesg: 2. 100-10k", "iesg: 3. >=10k"]
+    assert iesg_bars["bucket"].tolist() == ["<100", "100-10k", ">=10k"]
+    assert iesg_bars["bucket_pairs"].tolist() == [f"{b} (n={n})" for b, n in zip(iesg_bars["bucket"], iesg_bars["pairs"])]
     assert iesg_bars["pairs"].sum() == 23 and set(plot["model"]) == {"l2", "iesg", "devise", "random"}
     curves = pd.read_csv(out / "plots/val_p1_per_epoch.csv")
     assert list(curves.columns) == ["epoch", "l2", "iesg", "devise"] and curves["iesg"].tolist() == [0.1, 0.2]
+    losses = pd.read_csv(out / "plots/loss_per_epoch.csv")
+    assert list(losses.columns) == ["epoch", "l2", "iesg", "devise"] and losses["iesg"].tolist() == [1.0, 1.0]
+    assert losses["l2"].isna().all()
     assert (out / "plots/errors.csv").is_file()
     page = _Collector()
     page.feed((out / "report/index.html").read_text())

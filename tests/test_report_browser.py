@@ -70,7 +70,7 @@ def test_report_is_offline_and_complete(tiny_run):
     assert all((index.parent / ref).is_file() for ref in elements.references)
     assert elements.headings == ["Matching on the test split", "Word similarity (Spearman) and analogy",
                                  "Error analysis", "DVC plots", "Examples"]
-    assert elements.counts["svg"] == 4 and elements.counts["table"] >= 5
+    assert elements.counts["svg"] == 5 and elements.counts["table"] >= 5
     # 4 test images with their top words; 4 test words with their top-5 test images
     assert elements.counts["img"] == 4 + 4 * 5
 
@@ -89,5 +89,5 @@ def test_report_renders_in_headless_chromium(tiny_run, tmp_path):
     assert len(np.unique(colours)) > 500  # thumbnails and coloured plots, not only black text
 
     dom = parse(rendered.stdout)
-    assert dom.counts["svg"] == 4 and dom.counts["img"] == 4 + 4 * 5 and dom.counts["table"] >= 5
+    assert dom.counts["svg"] == 5 and dom.counts["img"] == 4 + 4 * 5 and dom.counts["table"] >= 5
     assert "DVC plots" in dom.headings

@@ -1,18 +1,28 @@
 """The DVC plots of ``dvc.yaml`` drawn as inline SVG, so the HTML report shows them offline.
 
-``dvc plots show`` renders with Vega-Lite loaded from a CDN; the report instead reads the same
-top-level ``plots:`` definitions of ``dvc.yaml`` and their CSV files and draws them itself:
+``dvc plots show`` renders them with Vega-Lite (inlined into its page by
+:mod:`pipeline.evaluation.vega_template`); the report reads the same top-level ``plots:``
+definitions of ``dvc.yaml`` and their CSV files and draws them itself:
 
-* ``linear`` (DVC's default; also ``smooth`` and ``scatter``): ``y`` against ``x`` as lines
-  with points. Rows are split into one line per value of the file's other text columns, and per
-  file (or per ``y`` field) when several are given.
-
-``${section.key}`` in a plot definition is replaced by that value of the ``params.yaml`` beside
-``dvc.yaml``, as DVC's templating does (``y: ${train.models}``: one line per trained model).
+* ``linear`` (DVC's default; also ``smooth``, ``scatter`` and the project's ``lines_by_column``):
+  ``y`` against ``x`` as lines with points. Rows are split into one line per value of the file's
+  other text columns, and per file (or per ``y`` field) when several are given. An empty cell draws
+  no point (the line joins its neighbours); a ``y`` field keeps its legend entry and colour even
+  when it has no value at all.
 * ``bar_horizontal`` (and ``bar_horizontal_sorted``): DVC's convention, ``x`` is the numeric
   value and ``y`` the category field; with several files each category gets one bar per file
   (named by the file's stem, e.g. ``iesg``). An empty value draws no bar.
+* ``bars_by_model`` (the project's template): as ``bar_horizontal``, but each category gets one bar
+  per value of the file's ``model`` column, coloured by model, and every bar is labelled with its
+  value, or ``n/a`` for an empty cell.
 
+Colours follow the order of ``y`` (lines) or of the models in the file (bars), with the palette of
+the project's DVC templates in ``.dvc/plots/`` (``lines_by_column``, ``bars_by_model``), so a model
+has the same colour in the report and in ``dvc plots show``. ``x_label`` and ``y_label`` title the
+axes, as in DVC.
+
+``${section.key}`` in a plot definition is replaced by that value of the ``params.yaml`` beside
+``dvc.yaml``, as DVC's templating does (``y: ${train.models}``: one line per trained model).
 Stage-level ``plots`` entries are not drawn: the top-level definitions are the curated views.
 """
 
@@ -31,8 +41,9 @@ import yaml
 
 from pipeline.core.errors import PipelineError
 
-LINE_TEMPLATES = ("linear", "smooth", "scatter")
-BAR_TEMPLATES = ("bar_horizontal", "bar_horizontal_sorted")
+LINE_TEMPLATES = ("linear", "smooth", "scatter", "lines_by_column")
+BAR_TEMPLATES = ("bar_horizontal", "bar_horizontal_sorted", "bars_by_model")
+GROUP_FIELD = "model"  # the column that bars_by_model (here and in .dvc/plots/) groups and colours by
 PALETTE = ("#4269d0", "#efb118", "#ff725c", "#6cc5b0", "#3ca951", "#ff8ab7", "#a463f2", "#97bbf5")
 WIDTH = 640
 FONT_PX = 12
@@ -53,12 +64,16 @@ class PlotSpec:
         Field on the horizontal axis (for bars: the value).
     series : tuple of (str, str)
         ``(data file relative to the project root, y field)`` per data source.
+    x_label, y_label : str or None
+        Axis titles (``x_label``, ``y_label``); none: ``x`` and the ``y`` fields.
     """
 
     title: str
     template: str
     x: str
     series: tuple[tuple[str, str], ...]
+    x_label: str | None = None
+    y_label: str | None = None
 
 
 def read_plot_specs(dvc_yaml: str | os.PathLike) -> list[PlotSpec]:
@@ -98,7 +113,8 @@ def read_plot_specs(dvc_yaml: str | os.PathLike) -> list[PlotSpec]:
             series = [(file, field) for file, fields in y.items() for field in _as_list(fields)]
         else:
             series = [(str(plot_id), field) for field in _as_list(y)]
-        specs.append(PlotSpec(str(props.get("title", plot_id)), template, str(props["x"]), tuple(series)))
+        labels = [str(props[key]) if key in props else None for key in ("x_label", "y_label")]
+        specs.append(PlotSpec(str(props.get("title", plot_id)), template, str(props["x"]), tuple(series), *labels))
     return specs
 
 
@@ -131,13 +147,14 @@ def plot_svg(spec: PlotSpec, base_dir: str | os.PathLike = ".") -> str:
     PipelineError
         A data file is missing or lacks a field the plot names.
     """
-    tables = {file: _read_rows(Path(base_dir) / file, (spec.x, field)) for file, field in spec.series}
+    grouped = (GROUP_FIELD,) if spec.template == "bars_by_model" else ()
+    tables = {file: _read_rows(Path(base_dir) / file, (spec.x, field, *grouped)) for file, field in spec.series}
     if spec.template in BAR_TEMPLATES:
         return _bars(spec, tables)
     return _lines(spec, tables)
 
 
-def _read_rows(path: Path, fields: tuple[str, str]) -> list[dict[str, str]]:
+def _read_rows(path: Path, fields: tuple[str, ...]) -> list[dict[str, str]]:
     if not path.is_file():
         raise PipelineError(f"{path}: plot data not found; run the stage that writes it (dvc repro)")
     with open(path, newline="", encoding="utf-8") as handle:
@@ -178,8 +195,8 @@ def _tick_label(value: float) -> str:
     return f"{value:g}" if abs(value) >= 1e-9 else "0"
 
 
-def _text(x: float, y: float, text: str, anchor: str = "start", extra: str = "") -> str:
-    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{FONT_PX}"{extra}>'
+def _text(x: float, y: float, text: str, anchor: str = "start", extra: str = "", size: int = FONT_PX) -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}"{extra}>'
             f"{html.escape(text)}</text>")
 
 
@@ -200,23 +217,28 @@ def _svg(height: float, title: str, body: list[str]) -> str:
 
 
 def _bars(spec: PlotSpec, tables: dict[str, list[dict[str, str]]]) -> str:
-    names = [_series_name(file, field, spec) for file, field in spec.series]
+    """One bar per legend name (a data source, or a model for bars_by_model) in each category."""
+    values: dict[str, dict[str, float | None]] = {}  # legend name -> category -> value
     categories: list[str] = []
-    values: list[dict[str, float | None]] = []
     for file, field in spec.series:
-        by_category = {row[field]: _number(row[spec.x]) for row in tables[file]}
-        categories += [c for c in by_category if c not in categories]
-        values.append(by_category)
+        for row in tables[file]:
+            name = _series_name(file, field, spec)
+            if spec.template == "bars_by_model":
+                name = row[GROUP_FIELD] if len(spec.series) == 1 else f"{name} {row[GROUP_FIELD]}"
+            values.setdefault(name, {})[row[field]] = _number(row[spec.x])
+            categories += [row[field]] if row[field] not in categories else []
+    names = list(values)
     if spec.template == "bar_horizontal_sorted":
-        categories.sort(key=lambda c: -max((v.get(c) or 0.0) for v in values))
+        categories.sort(key=lambda c: -max((v.get(c) or 0.0) for v in values.values()))
+    labelled = spec.template == "bars_by_model"
     top = 28.0 if len(names) > 1 else 8.0
-    left = 12 + CHAR_PX * max((len(c) for c in categories), default=4)
-    bar, gap = 12.0, 10.0
+    left = 12 + CHAR_PX * max((len(c) for c in categories), default=4) + (18 if spec.y_label else 0)
+    bar, gap = (11.0, 14.0) if labelled else (12.0, 10.0)
     band = bar * len(names) + gap
     plot_height = band * len(categories)
     height = top + plot_height + 40
-    right = WIDTH - 20
-    highest = _nice_max(max((v or 0.0 for series in values for v in series.values()), default=1.0))
+    right = WIDTH - (44 if labelled else 20)
+    highest = _nice_max(max((v or 0.0 for series in values.values() for v in series.values()), default=1.0))
     scale = (right - left) / highest
     body = [_legend(names, left, 16) if len(names) > 1 else ""]
     for tick in _ticks(0.0, highest):
@@ -226,25 +248,37 @@ def _bars(spec: PlotSpec, tables: dict[str, list[dict[str, str]]]) -> str:
     for c, category in enumerate(categories):
         y0 = top + c * band + gap / 2
         body.append(_text(left - 6, y0 + bar * len(names) / 2 + 4, category, "end"))
-        for s, series in enumerate(values):
-            value = series.get(category)
+        for s, name in enumerate(names):
+            value = values[name].get(category)
+            y = y0 + s * bar
             if value is not None:
-                body.append(f'<rect x="{left:.1f}" y="{y0 + s * bar:.1f}" width="{max(value, 0.0) * scale:.1f}" '
+                body.append(f'<rect x="{left:.1f}" y="{y:.1f}" width="{max(value, 0.0) * scale:.1f}" '
                             f'height="{bar - 1:.1f}" fill="{PALETTE[s % len(PALETTE)]}">'
-                            f"<title>{html.escape(f'{names[s]} {category}: {value:g}')}</title></rect>")
+                            f"<title>{html.escape(f'{name} {category}: {value:g}')}</title></rect>")
+            if labelled and category in values[name]:
+                label = "n/a" if value is None else f"{value:.2f}"
+                body.append(_text(left + max(value or 0.0, 0.0) * scale + 3, y + bar - 2.5, label, size=9))
     body.append(f'<line x1="{left:.1f}" y1="{top:.1f}" x2="{left:.1f}" y2="{top + plot_height:.1f}" stroke="#444"/>')
-    body.append(_text((left + right) / 2, height - 8, spec.x, "middle"))
+    body.append(_text((left + right) / 2, height - 8, spec.x_label or spec.x, "middle"))
+    if spec.y_label:
+        body.append(_y_title(spec.y_label, top, top + plot_height))
     return _svg(height, spec.title, body)
 
 
+def _y_title(text: str, top: float, bottom: float) -> str:
+    return _text(14, (top + bottom) / 2, text, "middle", f' transform="rotate(-90 14 {(top + bottom) / 2:.1f})"')
+
+
 def _lines(spec: PlotSpec, tables: dict[str, list[dict[str, str]]]) -> str:
-    lines: dict[str, list[tuple[float, float]]] = {}
+    lines: dict[str, list[tuple[float, float]]] = {}  # legend name -> points, in legend (colour) order
     for file, field in spec.series:
         rows = tables[file]
         plotted = {spec.x, *(f for other, f in spec.series if other == file)}
         # Text columns split a file into lines; empty cells (a model with fewer epochs) are not text.
         groups = [k for k in (rows[0] if rows else {}) if k not in plotted
                   and any(r[k] != "" and _number(r[k]) is None for r in rows)]
+        if not groups:  # a declared series keeps its place (colour) even with no values, as in lines_by_column
+            lines.setdefault(_series_name(file, field, spec), [])
         for row in rows:
             x, y = _number(row[spec.x]), _number(row[field])
             if x is None or y is None:
@@ -273,12 +307,11 @@ def _lines(spec: PlotSpec, tables: dict[str, list[dict[str, str]]]) -> str:
     for i, (name, line) in enumerate(lines.items()):
         colour = PALETTE[i % len(PALETTE)]
         coords = [(left + (x - low_x) * sx, bottom - (y - lowest) * sy) for x, y in sorted(line)]
-        if spec.template != "scatter":
+        if coords and spec.template != "scatter":
             body.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="'
                         + " ".join(f"{x:.1f},{y:.1f}" for x, y in coords) + '"/>')
         body += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in coords]
     body.append(f'<line x1="{left:.1f}" y1="{bottom:.1f}" x2="{right:.1f}" y2="{bottom:.1f}" stroke="#444"/>')
-    body.append(_text((left + right) / 2, height - 8, spec.x, "middle"))
-    body.append(_text(14, (top + bottom) / 2, ", ".join(dict.fromkeys(f for _, f in spec.series)), "middle",
-                      f' transform="rotate(-90 14 {(top + bottom) / 2:.1f})"'))
+    body.append(_text((left + right) / 2, height - 8, spec.x_label or spec.x, "middle"))
+    body.append(_y_title(spec.y_label or ", ".join(dict.fromkeys(f for _, f in spec.series)), top, bottom))
     return _svg(height, spec.title, body)
