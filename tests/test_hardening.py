@@ -406,7 +406,7 @@ def test_bad_input_cases_cover_every_stage_of_the_pipeline():
 
 
 PARAM_CASES = {  # section: (class, wrong type, unknown key, out of range), each with what the error must name
-    "corpus": ("pipeline.corpus.build:CorpusParams", ({"words_per_line": "many"}, "corpus.words_per_line"),
+    "corpus": ("pipeline.corpus.params:CorpusParams", ({"words_per_line": "many"}, "corpus.words_per_line"),
                ({"word_per_line": 5}, "word_per_line"), ({"words_per_line": 20000}, "words_per_line")),
     "pretrain": ("pipeline.pretrain.word2vec:PretrainParams", ({"epochs": 1.5}, "pretrain.epochs"),
                  ({"epoch": 2}, "epoch"), ({"sample": 1.5}, "sample")),
