@@ -410,7 +410,7 @@ PARAM_CASES = {  # section: (class, wrong type, unknown key, out of range), each
                ({"word_per_line": 5}, "word_per_line"), ({"words_per_line": 20000}, "words_per_line")),
     "pretrain": ("pipeline.pretrain.word2vec:PretrainParams", ({"epochs": 1.5}, "pretrain.epochs"),
                  ({"epoch": 2}, "epoch"), ({"sample": 1.5}, "sample")),
-    "map_images": ("pipeline.images.mapping:MapImagesParams", ({"seed": "zero"}, "map_images.seed"),
+    "map_images": ("pipeline.images.params:MapImagesParams", ({"seed": "zero"}, "map_images.seed"),
                    ({"images": {"sorce": "packaged"}}, "map_images.images: unknown key(s) sorce"),
                    ({"split": {"train": 0.9, "val": 0.2, "test": 0.1}}, "map_images.split")),
     "features": ("pipeline.features.featurize:FeaturesParams", ({"threads": "all"}, "features.threads"),
