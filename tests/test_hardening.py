@@ -419,7 +419,7 @@ PARAM_CASES = {  # section: (class, wrong type, unknown key, out of range), each
               ({"models": ["iesg"], "iesg": {"epochs": True}}, "train.iesg.epochs"),
               ({"models": ["iesg"], "l3": {"ridge": 1}}, "l3"),
               ({"models": ["iesg"], "iesg": {"momentum": 1.0}}, "momentum")),
-    "evaluate": ("pipeline.evaluation.protocol:EvaluateParams", ({"ks": 5}, "evaluate.ks"),
+    "evaluate": ("pipeline.evaluation.params:EvaluateParams", ({"ks": 5}, "evaluate.ks"),
                  ({"candidate": 10}, "candidate"), ({"ks": [1, 500]}, "ks")),
 }
 
