@@ -34,7 +34,7 @@ from gensim.models import KeyedVectors
 from tqdm import tqdm
 
 from pipeline.core.errors import PipelineError
-from pipeline.models.base import Projection, unit_rows
+from pipeline.models.base import Projection, energy_rows
 
 DIRECTIONS = ("image_to_word", "word_to_image")
 SCORES = ("dot", "cos")
@@ -50,10 +50,7 @@ class Matcher:
 
     def embeddings(self, features: np.ndarray, score: str) -> tuple[np.ndarray, np.ndarray]:
         """Image and word matrices for ``score`` (rows unit length for ``cos``)."""
-        images = self.projection.project(features)
-        if score == "cos":
-            return unit_rows(images), unit_rows(self.word_vectors)
-        return images, self.word_vectors
+        return energy_rows(self.projection.project(features), self.word_vectors, score)
 
 
 @dataclass(frozen=True)
