@@ -19,8 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import table, write_json  # noqa: E402
 
+from pipeline.evaluation.params import EvaluateParams  # noqa: E402
 from pipeline.evaluation.protocol import (  # noqa: E402
-    IMAGE_POOLS, EvaluateParams, Matcher, build_data, draw_candidates, evaluate_matching, random_projection,
+    IMAGE_POOLS, Matcher, build_data, draw_candidates, evaluate_matching, random_projection,
     read_features, read_images, read_links, read_trained, read_vectors, word_matrix,
 )
 from pipeline.core.params import load_section, read_params  # noqa: E402

@@ -24,7 +24,7 @@ from pipeline.evaluation.protocol import (  # noqa: E402
     MatchingData, build_data, candidate_scores, precision_at, random_projection, rank_candidates, read_features,
     read_images, read_links, read_trained, read_vectors, sample_candidates,
 )
-from pipeline.models.base import unit_rows  # noqa: E402
+from pipeline.models.base import energy_rows  # noqa: E402
 from pipeline.core.params import read_params  # noqa: E402
 
 KS = [1, 5, 10]
@@ -69,7 +69,7 @@ def main() -> None:
                       else np.tile(blind, (len(data.image_ids), 1)).astype(np.float32))
             cells = []
             for score in ("dot", "cos"):
-                query, item = (unit_rows(images), unit_rows(words)) if score == "cos" else (images, words)
+                query, item = energy_rows(images, words, score)
                 ranks = rank_candidates(candidate_scores(query, item, sets), sets.items).ranks
                 p = precision_at(ranks, KS)
                 cells.append(" / ".join(f"{100 * p[f'p{k}']:.1f}" for k in KS))

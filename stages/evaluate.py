@@ -14,8 +14,9 @@ import numpy as np
 from pipeline.evaluation.analysis import classify_errors, error_shares, examples, p1_by_frequency
 from pipeline.core.errors import PipelineError, run_stage
 from pipeline.core.files import atomic_path, write_json
+from pipeline.evaluation.params import EvaluateParams
 from pipeline.evaluation.protocol import (
-    DIRECTIONS, EvaluateParams, Matcher, build_data, draw_candidates, evaluate_matching, random_projection,
+    DIRECTIONS, Matcher, build_data, draw_candidates, evaluate_matching, random_projection,
     read_features, read_images, read_links, read_trained, read_vectors, word_matrix,
 )
 from pipeline.models.registry import load_train_config

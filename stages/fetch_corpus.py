@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from pipeline.corpus.build import CorpusParams, build_corpus, summary_line
+from pipeline.corpus.build import build_corpus, summary_line
+from pipeline.corpus.params import CorpusParams
 from pipeline.core.errors import run_stage
 from pipeline.core.params import load_section
 

@@ -6,7 +6,9 @@ import argparse
 import time
 
 from pipeline.core.errors import run_stage
-from pipeline.images.mapping import MapImagesParams, build_mapping, collect_images, read_vocabulary, write_outputs
+from pipeline.images.mapping import build_mapping, read_vocabulary, write_outputs
+from pipeline.images.params import MapImagesParams
+from pipeline.images.sources import collect_images
 from pipeline.core.files import write_json
 from pipeline.core.params import load_section
 from pipeline.images.wordnet import load_wordnet

@@ -16,18 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.corpus.build import (
-    CorpusParams,
-    PackagedText,
-    build_corpus,
-    clean_wikitext,
-    read_dictd,
-    read_fortunes,
-    read_sword,
-    read_wordnet,
-    text8_words,
-    wiki_words,
-)
+from pipeline.corpus.build import build_corpus
+from pipeline.corpus.packages import read_dictd, read_fortunes, read_sword, read_wordnet
+from pipeline.corpus.params import CorpusParams, PackagedText
+from pipeline.corpus.text8 import text8_words
+from pipeline.corpus.wiki import clean_wikitext, wiki_words
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import download
 from pipeline.core.params import load_section

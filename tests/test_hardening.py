@@ -435,11 +435,11 @@ def test_bad_input_cases_cover_every_stage_of_the_pipeline():
 
 
 PARAM_CASES = {  # section: (class, wrong type, unknown key, out of range), each with what the error must name
-    "corpus": ("pipeline.corpus.build:CorpusParams", ({"words_per_line": "many"}, "corpus.words_per_line"),
+    "corpus": ("pipeline.corpus.params:CorpusParams", ({"words_per_line": "many"}, "corpus.words_per_line"),
                ({"word_per_line": 5}, "word_per_line"), ({"words_per_line": 20000}, "words_per_line")),
     "pretrain": ("pipeline.pretrain.word2vec:PretrainParams", ({"epochs": 1.5}, "pretrain.epochs"),
                  ({"epoch": 2}, "epoch"), ({"sample": 1.5}, "sample")),
-    "map_images": ("pipeline.images.mapping:MapImagesParams", ({"seed": "zero"}, "map_images.seed"),
+    "map_images": ("pipeline.images.params:MapImagesParams", ({"seed": "zero"}, "map_images.seed"),
                    ({"images": {"sorce": "packaged"}}, "map_images.images: unknown key(s) sorce"),
                    ({"split": {"train": 0.9, "val": 0.2, "test": 0.1}}, "map_images.split")),
     "features": ("pipeline.features.featurize:FeaturesParams", ({"threads": "all"}, "features.threads"),
@@ -448,7 +448,7 @@ PARAM_CASES = {  # section: (class, wrong type, unknown key, out of range), each
               ({"models": ["iesg"], "iesg": {"epochs": True}}, "train.iesg.epochs"),
               ({"models": ["iesg"], "l3": {"ridge": 1}}, "l3"),
               ({"models": ["iesg"], "iesg": {"momentum": 1.0}}, "momentum")),
-    "evaluate": ("pipeline.evaluation.protocol:EvaluateParams", ({"ks": 5}, "evaluate.ks"),
+    "evaluate": ("pipeline.evaluation.params:EvaluateParams", ({"ks": 5}, "evaluate.ks"),
                  ({"candidate": 10}, "candidate"), ({"ks": [1, 500]}, "ks")),
     "explore": ("pipeline.explorer.build:ExploreParams", ({"top_k": "many"}, "explore.top_k"),
                 ({"topk": 5}, "topk"), ({"top_k": 0}, "top_k")),

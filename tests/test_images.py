@@ -18,9 +18,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from pipeline.images.mapping import mapping as images
+from pipeline.images import mapping as images, sources
 from pipeline.core.errors import PipelineError
-from pipeline.images.mapping import Found, MapImagesParams, SplitParams
+from pipeline.images.params import MapImagesParams, SplitParams
+from pipeline.images.sources import Found
 from pipeline.core.params import from_mapping
 from pipeline.images.rcc import RccBundle
 from pipeline.images.wordnet import SYSTEM_WORDNET, load_wordnet, synset_of
@@ -80,7 +81,7 @@ def test_imagenet_layouts(tmp_path, wn):
     _jpeg(root / "test" / "images" / "test_0.JPEG")                 # unlabelled
     _jpeg(root / "n00000001" / "x.jpg")                             # not a WordNet offset
     (root / "words.txt").write_text("not an image\n")
-    found = _by_id(images.scan_imagenet_dir(root, wn))
+    found = _by_id(sources.scan_imagenet_dir(root, wn))
     assert len(found) == 6
     assert found[f"imagenet_dir/{TENCH}/a.JPEG"].wnid == TENCH
     assert found[f"imagenet_dir/train/{GOLDFISH}/images/{GOLDFISH}_0.JPEG"].wnid == GOLDFISH
@@ -93,7 +94,7 @@ def test_imagenet_layouts(tmp_path, wn):
 
 def test_missing_imagenet_dir(tmp_path, wn):
     with pytest.raises(PipelineError, match="not a directory"):
-        images.scan_imagenet_dir(tmp_path / "missing", wn)
+        sources.scan_imagenet_dir(tmp_path / "missing", wn)
 
 
 def test_tiny_imagenet_zip(tmp_path, wn):
@@ -108,12 +109,12 @@ def test_tiny_imagenet_zip(tmp_path, wn):
         zf.writestr("tiny-imagenet-200/wnids.txt", f"{TENCH}\n{GOLDFISH}\n")
     sha = hashlib.sha256(archive.read_bytes()).hexdigest()
     cache = tmp_path / "cache"
-    root = images.fetch_tiny_imagenet(archive.as_uri(), sha, cache)
+    root = sources.fetch_tiny_imagenet(archive.as_uri(), sha, cache)
     assert root == cache / "tiny-imagenet-200"
-    found = _by_id(images.scan_imagenet_dir(root, wn, source="tiny_imagenet"))
+    found = _by_id(sources.scan_imagenet_dir(root, wn, source="tiny_imagenet"))
     assert sorted(f.wnid for f in found.values()) == [TENCH, TENCH, GOLDFISH]
     assert found["tiny_imagenet/tiny-imagenet-200/val/images/val_0.JPEG"].wnid == GOLDFISH
-    assert images.fetch_tiny_imagenet(archive.as_uri(), sha, cache) == root  # cached
+    assert sources.fetch_tiny_imagenet(archive.as_uri(), sha, cache) == root  # cached
     with pytest.raises(PipelineError, match="required for source tiny_imagenet"):
         from_mapping(MapImagesParams, {"images": {"source": "tiny_imagenet"}}, "map_images")
 
@@ -196,7 +197,7 @@ def test_gcompris_bundle_mapping(tmp_path, wn):
                                   prefix + "crane2.webp": (webp.read_bytes(), True),
                                   prefix + "xqzt.webp": (webp.read_bytes(), False),
                                   prefix + "bg.svg": (b"<svg/>", False)})
-    found = _by_id(images.scan_gcompris(tmp_path, ["erase"], wn, "data/images", skip=[]))
+    found = _by_id(sources.scan_gcompris(tmp_path, ["erase"], wn, "data/images", skip=[]))
     assert set(found) == {"gcompris/erase/goat.webp", "gcompris/erase/crane2.webp", "gcompris/erase/xqzt.webp"}
     assert synset_of(wn, found["gcompris/erase/goat.webp"].wnid) == wn.synset("goat.n.01")
     assert synset_of(wn, found["gcompris/erase/crane2.webp"].wnid) == wn.synset("crane.n.05")  # the bird
@@ -204,7 +205,7 @@ def test_gcompris_bundle_mapping(tmp_path, wn):
     assert found["gcompris/erase/goat.webp"].path == "data/images/gcompris/erase/goat.webp"
     assert found["gcompris/erase/xqzt.webp"].reason.startswith("no WordNet noun")
     with pytest.raises(PipelineError, match="known bundles: erase"):
-        images.scan_gcompris(tmp_path, ["nope"], wn, "data/images", skip=[])
+        sources.scan_gcompris(tmp_path, ["nope"], wn, "data/images", skip=[])
 
 
 # --------------------------------------------------------------------------- Tux Paint
@@ -235,7 +236,7 @@ def test_tuxpaint_mapping(tmp_path, wn):
     _stamp(stamps, "animals/mammals/lion")
     _stamp(stamps, "symbols/alphabets/a_filled", "The letter A.")
     _stamp(stamps, "animals/mammals/zzqx", "Zzqx.")
-    found = _by_id(images.scan_tuxpaint(stamps, wn, "data/images", skip=["tuxpaint/symbols/alphabets/"]))
+    found = _by_id(sources.scan_tuxpaint(stamps, wn, "data/images", skip=["tuxpaint/symbols/alphabets/"]))
     synset = {k: synset_of(wn, f.wnid).name() for k, f in found.items() if f.wnid}
     assert synset == {
         "tuxpaint/animals/fish/bass.png": "bass.n.08",  # the fish,

@@ -12,7 +12,8 @@ import torch
 from gensim.models import KeyedVectors
 
 from pipeline.models import devise, iesg
-from pipeline.models.base import GroundingData, Projection, TrainingInputs, keep_probability, validation_p1
+from pipeline.models.base import GroundingData, Projection, TrainingInputs, validation_p1
+from pipeline.models.corpus_sampling import keep_probability
 from pipeline.models.devise import DeviseParams
 from pipeline.models.iesg import CorpusWindows, IESGParams, SparseMomentum, hinge_loss
 from pipeline.models.l2 import L2Params

@@ -5,7 +5,7 @@ from __future__ import annotations
 import nltk
 import pytest
 
-from pipeline.images.mapping import wordnet
+from pipeline.images import wordnet
 from pipeline.core.errors import PipelineError
 
 

@@ -1,5 +1,5 @@
 """What every model shares: the data it trains on, the projection it learns, feature preparation,
-validation P@1, early stopping and the per-epoch log.
+the energy (dot or cos) of image and word vectors, validation P@1, early stopping and the per-epoch log.
 
 Every model maps a frozen CNN feature ``f`` of an image to the word space with one linear
 projection, ``v = (prepare(f) - center) @ projection``; a model that also learns word vectors
@@ -13,7 +13,7 @@ import io
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, TypeVar
 
 import numpy as np
 from gensim.models import KeyedVectors
@@ -22,6 +22,7 @@ from pipeline.core.errors import PipelineError
 
 Energy = Literal["dot", "cos"]
 WordSide = Literal["pretrained", "own"]
+Rows = TypeVar("Rows")  # a matrix of row vectors: a numpy array or a torch tensor
 
 
 @dataclass
@@ -206,26 +207,28 @@ def training_center(data: GroundingData, normalize: bool, center: bool = True) -
     return prepare_features(data.features[train], normalize, zero).mean(0).astype(np.float32)
 
 
-def unigram_noise_cdf(counts: np.ndarray) -> np.ndarray:
-    """Cumulative unigram^0.75 distribution over the vocabulary: word2vec's negative sampling."""
-    weights = np.asarray(counts, dtype=np.float64) ** 0.75
-    return np.cumsum(weights / max(weights.sum(), 1e-300))
-
-
-def keep_probability(counts: np.ndarray, sample: float) -> np.ndarray:
-    """word2vec's chance of keeping each vocabulary word in the down-sampled token stream (1 for a word
-    that never occurs)."""
-    counts = np.asarray(counts, dtype=np.float64)
-    frequency = counts / max(counts.sum(), 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        keep = (np.sqrt(frequency / sample) + 1) * sample / frequency
-    return np.nan_to_num(np.minimum(1.0, keep), nan=1.0)
-
-
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero)."""
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.where(norms > 0, norms, 1)
+
+
+def energy_rows(queries: Rows, items: Rows, kind: Energy,
+                unit: Callable[[Rows], Rows] = unit_rows) -> tuple[Rows, Rows]:
+    """The rows whose inner products are the energy ``kind``: unit rows for ``cos``, as given for ``dot``.
+
+    ``unit`` scales the rows of one matrix to unit length: :func:`unit_rows` for numpy arrays; a torch
+    caller passes its own (``torch.nn.functional.normalize``), which keeps autograd and torch's arithmetic.
+    """
+    if kind == "cos":
+        return unit(queries), unit(items)
+    return queries, items
+
+
+def energy_matrix(queries: Rows, items: Rows, kind: Energy, unit: Callable[[Rows], Rows] = unit_rows) -> Rows:
+    """(n, m) energies of n query rows against m item rows (numpy or torch, see :func:`energy_rows`)."""
+    queries, items = energy_rows(queries, items, kind, unit)
+    return queries @ items.T
 
 
 def validation_p1(projected: np.ndarray, word_vectors: np.ndarray, data: GroundingData,
@@ -239,11 +242,7 @@ def validation_p1(projected: np.ndarray, word_vectors: np.ndarray, data: Groundi
         return float("nan")
     candidates = data.mapped_words()
     query_images = np.unique(images)
-    queries = projected[query_images]
-    targets = word_vectors[candidates]
-    if kind == "cos":
-        queries, targets = unit_rows(queries), unit_rows(targets)
-    best = candidates[np.argmax(queries @ targets.T, axis=1)]
+    best = candidates[np.argmax(energy_matrix(projected[query_images], word_vectors[candidates], kind), axis=1)]
     truth = set(zip(images.tolist(), words.tolist()))
     return float(np.mean([(int(i), int(w)) in truth for i, w in zip(query_images, best)]))
 

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from pipeline.models import l2
 from pipeline.models.base import (
     EarlyStopping, Energy, EpochCallback, EpochLog, EpochRecorder, GroundingData, Projection, Trained,
-    TrainingInputs, prepare_features, training_center, validation_p1,
+    TrainingInputs, energy_matrix, prepare_features, training_center, validation_p1,
 )
 
 MAX_SCALE = 100.0
@@ -165,12 +165,10 @@ def masked_info_nce(logits: torch.Tensor, positive: torch.Tensor) -> tuple[torch
     return per_pair.sum(), int(positive.sum())
 
 
-def energy_matrix(images: torch.Tensor, words: torch.Tensor, kind: Energy) -> torch.Tensor:
-    """(n, m) energies of n projected images and m word vectors."""
-    if kind == "cos":
-        images = torch.nn.functional.normalize(images, dim=1)
-        words = torch.nn.functional.normalize(words, dim=1)
-    return images @ words.T
+def unit_rows_torch(matrix: torch.Tensor) -> torch.Tensor:
+    """Rows scaled to unit length, differentiably: the ``unit`` of :func:`~pipeline.models.base.energy_matrix`
+    for torch tensors."""
+    return torch.nn.functional.normalize(matrix, dim=1)
 
 
 def symmetric_loss(logits: torch.Tensor, positive: torch.Tensor) -> tuple[torch.Tensor, float]:
@@ -304,7 +302,7 @@ def train(
                           unit="batch", mininterval=1, leave=False):
             rows = torch.from_numpy(order[start:start + params.batch_size])
             v = features[rows] @ projection
-            logits = scale_value(log_scale) * energy_matrix(v, words, params.energy)
+            logits = scale_value(log_scale) * energy_matrix(v, words, params.energy, unit_rows_torch)
             loss, hit = symmetric_loss(logits, batches.incidence[rows])
             if params.update_words and params.anchor:
                 loss = loss + params.anchor * (words - start_words).pow(2).sum(1).mean()

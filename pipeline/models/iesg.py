@@ -26,8 +26,9 @@ from pipeline.core.errors import PipelineError
 from pipeline.models import l2
 from pipeline.models.base import (
     EarlyStopping, Energy, EpochCallback, EpochLog, EpochRecorder, GroundingData, Projection, Trained,
-    TrainingInputs, keep_probability, prepare_features, training_center, unigram_noise_cdf, validation_p1,
+    TrainingInputs, prepare_features, training_center, validation_p1,
 )
+from pipeline.models.corpus_sampling import CorpusSampler
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,12 @@ PAPER_IESG = IESGParams(
 
 
 def energy(a: torch.Tensor, b: torch.Tensor, kind: Energy) -> torch.Tensor:
-    """Row-wise energy of two (n, d) tensors; ``b`` may be (n, k, d) for k candidates per row."""
+    """Row-wise energy of two (n, d) tensors; ``b`` may be (n, k, d) for k candidates per row.
+
+    Paired rows, not the all-pairs :func:`~pipeline.models.base.energy_matrix`; the cosine is torch's
+    ``cosine_similarity``, whose gradients differ in the last bits from normalising ``a`` before it is
+    broadcast over the k candidates, and IESG trains through them.
+    """
     if b.dim() == 3:
         a = a.unsqueeze(1)
     if kind == "cos":
@@ -185,7 +191,7 @@ class SparseMomentum:
         self.matrix[unique] -= self.lr * buffer
 
 
-class CorpusWindows:
+class CorpusWindows(CorpusSampler):
     """Draws IESG triples ``(centre, context, negatives, image)`` from a corpus, vectorised.
 
     Parameters
@@ -200,6 +206,7 @@ class CorpusWindows:
     """
 
     def __init__(self, tokens: np.ndarray, counts: np.ndarray, data: GroundingData) -> None:
+        super().__init__(tokens, counts)
         words, images = data.links_in("train")
         order = np.lexsort((images, words))
         words, images = words[order], images[order]
@@ -208,10 +215,7 @@ class CorpusWindows:
         self.images = images
         self.slot = np.full(len(counts), -1, dtype=np.int64)
         self.slot[image_words] = np.arange(len(image_words))
-        self.tokens = tokens[tokens >= 0]
         self.centre_occurrences = int((self.slot[self.tokens] >= 0).sum())
-        self.counts = counts
-        self.negative_cdf = unigram_noise_cdf(counts)
 
     def draw(self, rng: np.random.Generator, params: IESGParams) -> dict[str, np.ndarray]:
         """One epoch's triples, shuffled: arrays ``centre``, ``context``, ``negatives`` (n, k), ``image``.
@@ -220,25 +224,20 @@ class CorpusWindows:
         for centres and contexts alike; then every remaining occurrence of a word with training
         images yields one triple with a context word drawn uniformly within ``params.window``.
         """
-        stream = self.tokens
-        if params.sample > 0:
-            stream = stream[rng.random(len(stream)) < keep_probability(self.counts, params.sample)[stream]]
-        positions = np.flatnonzero(self.slot[stream] >= 0)
-        offsets = rng.integers(1, params.window + 1, len(positions)) * rng.choice([-1, 1], len(positions))
-        context_positions = positions + offsets
-        inside = (context_positions >= 0) & (context_positions < len(stream))
-        positions, context_positions = positions[inside], context_positions[inside]
+        stream = self.downsampled(rng, params.sample)
+        positions, context_positions = self.contexts(rng, np.flatnonzero(self.slot[stream] >= 0), params.window,
+                                                     len(stream))
         order = rng.permutation(len(positions))
         if params.max_triples_per_epoch:
             order = order[: params.max_triples_per_epoch]
         positions, context_positions = positions[order], context_positions[order]
         slots = self.slot[stream[positions]]
         picks = self.image_starts[slots] + (rng.random(len(slots)) * self.image_counts[slots]).astype(np.int64)
-        negatives = np.searchsorted(self.negative_cdf, rng.random((len(positions), params.negatives)))
+        negatives = self.negatives(rng, len(positions), params.negatives)
         return {
             "centre": stream[positions],
             "context": stream[context_positions],
-            "negatives": np.minimum(negatives, len(self.counts) - 1),
+            "negatives": negatives,
             "image": self.images[picks],
         }
 

@@ -30,13 +30,14 @@ from tqdm import tqdm
 
 from pipeline.core.errors import PipelineError
 from pipeline.models.base import (
-    EarlyStopping, EpochCallback, EpochLog, EpochRecorder, Projection, Trained, TrainingInputs,
-    keep_probability, prepare_features, training_center, unigram_noise_cdf, validation_p1,
+    EarlyStopping, EpochCallback, EpochLog, EpochRecorder, Projection, Trained, TrainingInputs, energy_matrix,
+    prepare_features, training_center, validation_p1,
 )
 from pipeline.models.contrastive import (
-    Batches, ImageLossParams, energy_matrix, initial_projection, logit_scale_of, make_optimizer,
-    scale_value, symmetric_loss,
+    Batches, ImageLossParams, initial_projection, logit_scale_of, make_optimizer, scale_value, symmetric_loss,
+    unit_rows_torch,
 )
+from pipeline.models.corpus_sampling import CorpusSampler
 
 
 @dataclass(frozen=True)
@@ -83,31 +84,21 @@ class JointParams(ImageLossParams):
             raise ValueError(f"joint.text_lr must be > 0, got {self.text_lr}")
 
 
-class SkipGramPairs:
+class SkipGramPairs(CorpusSampler):
     """Draws skip-gram ``(centre, context, negatives)`` index arrays from the encoded corpus."""
 
     def __init__(self, tokens: np.ndarray, counts: np.ndarray) -> None:
-        self.tokens = np.asarray(tokens, dtype=np.int64)
-        self.tokens = self.tokens[self.tokens >= 0]
-        self.counts = np.asarray(counts, dtype=np.float64)
-        self.negative_cdf = unigram_noise_cdf(self.counts)
+        super().__init__(np.asarray(tokens, dtype=np.int64), np.asarray(counts, dtype=np.float64))
 
     def draw(self, rng: np.random.Generator, n_pairs: int, window: int, negatives: int,
              sample: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``n_pairs`` (or fewer, near the corpus edges) pairs from uniformly drawn centre positions."""
-        stream = self.tokens
-        if sample > 0:
-            stream = stream[rng.random(len(stream)) < keep_probability(self.counts, sample)[stream]]
+        stream = self.downsampled(rng, sample)
         if len(stream) < 2 or n_pairs == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros((0, negatives), dtype=np.int64)
-        positions = rng.integers(0, len(stream), n_pairs)
-        offsets = rng.integers(1, window + 1, n_pairs) * rng.choice(np.array([-1, 1]), n_pairs)
-        context = positions + offsets
-        inside = (context >= 0) & (context < len(stream))
-        positions, context = positions[inside], context[inside]
-        noise = np.searchsorted(self.negative_cdf, rng.random((len(positions), negatives)))
-        return stream[positions], stream[context], np.minimum(noise, len(self.counts) - 1)
+        positions, context = self.contexts(rng, rng.integers(0, len(stream), n_pairs), window, len(stream))
+        return stream[positions], stream[context], self.negatives(rng, len(positions), negatives)
 
 
 def skip_gram_step(words_in: torch.Tensor, words_out: torch.Tensor, centre: torch.Tensor,
@@ -202,7 +193,7 @@ def train(
                 rows = torch.from_numpy(order[step * params.batch_size:(step + 1) * params.batch_size])
                 with torch.enable_grad():
                     v = features[rows] @ projection
-                    logits = scale_value(log_scale) * energy_matrix(v, mapped_words, params.energy)
+                    logits = scale_value(log_scale) * energy_matrix(v, mapped_words, params.energy, unit_rows_torch)
                     loss, hit = symmetric_loss(logits, batches.incidence[rows])
                     if params.anchor:
                         loss = loss + params.anchor * (mapped_words - start_mapped).pow(2).sum(1).mean()
