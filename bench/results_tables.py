@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-PAPER = {("l2", "image_to_word"): "28.8 / 55.4 / 69.3", ("iesg", "image_to_word"): "62.9 / 80.1 / 85.8",
-         ("l2", "word_to_image"): "28.3 / 46.6 / 56.9", ("iesg", "word_to_image"): "31.0 / 52.3 / 62.5"}
-LABELS = {"l2": "L2", "devise": "DeViSE", "iesg": "IESG", "iesg_paper": "IESG (paper setting)",
-          "contrastive_frozen": "contrastive (frozen words)", "contrastive": "contrastive (grounded)",
-          "joint": "joint", "random": "random projection"}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pipeline.models.registry import BASELINE_MODEL, REGISTRY, paper_matching  # noqa: E402
+
+LABELS = {**{name: spec.label for name, spec in REGISTRY.items()}, "random": "random projection"}
 BENCHMARKS = ("ws353_similarity", "ws353_relatedness", "ws353", "simlex999", "men", "analogy")
 
 
@@ -41,7 +41,7 @@ def difference(entry: dict | None, scale: float, digits: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--details", default="results/evaluate.json", help="the evaluate stage's details JSON")
-    parser.add_argument("--reference", default="l2", help="evaluate.reference_model of that run")
+    parser.add_argument("--reference", default=BASELINE_MODEL, help="evaluate.reference_model of that run")
     args = parser.parse_args()
     details = json.loads(Path(args.details).read_text())
     matching = details["matching"]
@@ -56,7 +56,9 @@ def main() -> None:
             scores = matching[name][direction]
             cells = [precision(scores[s]) for s in ("dot", "cos")]
             cells += [difference(scores[s].get(f"vs_{args.reference}", {}).get("p1"), 100, 1) for s in ("dot", "cos")]
-            print(f"| {LABELS.get(name, name)} | {PAPER.get((name, direction), '-')} | {' | '.join(cells)} |")
+            paper = paper_matching(name, direction)
+            paper_cell = " / ".join(map(str, paper)) if paper else "-"
+            print(f"| {LABELS.get(name, name)} | {paper_cell} | {' | '.join(cells)} |")
     print("\n| word space | " + " | ".join(BENCHMARKS) + " |\n|---|" + "---|" * len(BENCHMARKS))
     for space, benchmarks in details["similarity"].items():
         cells = []

@@ -33,8 +33,8 @@ def main() -> None:
     out_dir = args.out or f"data/models/{args.model}"
     live_dir = args.live_dir or f"dvclive/{args.model}"
 
-    config = load_train_config(args.params)
     spec = get_model(args.model)
+    config = load_train_config(args.params, only=args.model)
     if args.model not in config.models:
         raise PipelineError(f"{args.params}: model {args.model!r} is not in train.models ({', '.join(config.models)})")
     params = config.sections[args.model]

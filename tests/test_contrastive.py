@@ -8,6 +8,7 @@ import torch
 from gensim.models import KeyedVectors
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.params import checked
 from pipeline.models import base
 from pipeline.models.contrastive import ContrastiveParams, masked_info_nce, symmetric_loss, train
 
@@ -202,16 +203,16 @@ def test_no_training_link_is_refused():
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"batch_size": 0}, "contrastive.batch_size must be >= 1"),
-    ({"temperature": 0.0}, "contrastive.temperature must be > 0"),
-    ({"temperature": 0.001}, "contrastive.temperature must be >= 0.01"),
-    ({"anchor": -1.0}, "contrastive.anchor must be >= 0"),
-    ({"optimizer": "rmsprop"}, "contrastive.optimizer must be one of adam, sgd"),
-    ({"momentum": 1.0}, "contrastive.momentum must be in"),
+    ({"batch_size": 0}, r"params train.contrastive.batch_size: must be >= 1, got 0$"),
+    ({"temperature": 0.0}, r"params train.contrastive.temperature: must be >= 0.01 \(.*\), got 0.0$"),
+    ({"temperature": 0.001}, r"params train.contrastive.temperature: must be >= 0.01 \(.*\), got 0.001$"),
+    ({"anchor": -1.0}, r"params train.contrastive.anchor: must be >= 0, got -1.0$"),
+    ({"optimizer": "rmsprop"}, r"params train.contrastive.optimizer: 'rmsprop' is not one of 'adam', 'sgd'$"),
+    ({"momentum": 1.0}, r"params train.contrastive.momentum: must be >= 0 and < 1, got 1.0$"),
 ])
 def test_invalid_params_are_refused_in_one_line(change, message):
-    with pytest.raises(ValueError, match=message):
-        ContrastiveParams(**change).validate()
+    with pytest.raises(PipelineError, match=message):
+        checked(ContrastiveParams(**change), "train.contrastive")
 
 
 def test_a_learnt_temperature_moves_and_a_fixed_one_stays_put():

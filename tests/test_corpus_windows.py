@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from pipeline.models.base import GroundingData
-from pipeline.models.iesg import CorpusWindows, IESGParams
+from pipeline.models.iesg import PAPER_IESG, CorpusWindows
 
 
 def test_each_centre_draws_its_own_context_offset_within_the_window():
@@ -18,7 +20,7 @@ def test_each_centre_draws_its_own_context_offset_within_the_window():
     counts = np.bincount(tokens).astype(np.int64)
     data = GroundingData(np.zeros((1, 2), np.float32), np.array(["train"]), np.array([0]), np.array([0]))
     triples = CorpusWindows(tokens, counts, data).draw(np.random.default_rng(0),
-                                                       IESGParams(window=3, negatives=1, sample=0))
+                                                       replace(PAPER_IESG, window=3, negatives=1, sample=0))
     position = {int(token): index for index, token in enumerate(tokens) if token}
     centre_positions = np.flatnonzero(tokens == 0)
     assert (triples["centre"] == 0).all() and len(triples["centre"]) == centres  # none falls off the stream
@@ -34,7 +36,7 @@ def test_negative_words_follow_the_unigram_to_the_three_quarters():
     tokens = np.tile(np.arange(5), 2000)  # word 0, the one with a training image, 2,000 times
     data = GroundingData(np.zeros((1, 2), np.float32), np.array(["train"]), np.array([0]), np.array([0]))
     triples = CorpusWindows(tokens, counts, data).draw(np.random.default_rng(0),
-                                                       IESGParams(window=1, negatives=50, sample=0))
+                                                       replace(PAPER_IESG, window=1, negatives=50, sample=0))
     noise = triples["negatives"]
     expected = counts ** 0.75 / (counts ** 0.75).sum()
     observed = np.bincount(noise.ravel(), minlength=len(counts)) / noise.size

@@ -17,8 +17,10 @@ import pytest
 import yaml
 
 from conftest import TINY_MODELS
+from pipeline.models.registry import REGISTRY
 
 REPO = Path(__file__).resolve().parents[1]
+MODEL_CODE = REPO / "stages" / "model_code"
 
 
 def stage_definitions() -> dict[str, dict]:
@@ -92,6 +94,45 @@ def test_the_closure_follows_imports_made_inside_functions():
     """The iesg CLI imports the encoders inside a command; the closure must still reach them."""
     closure = {str(p.relative_to(REPO)) for p in import_closure(REPO / "pipeline/cli/app.py")}
     assert {"pipeline/features/encoders.py", "pipeline/features/_torchvision.py", "pipeline/images/wordnet.py"} <= closure
+
+
+def model_code(name: str) -> dict[str, str]:
+    """What ``stages/model_code/<name>/`` must hold: a relative link to every module of model ``name``'s import
+    closure that the train script does not import itself (those are train's own deps in dvc.yaml), named by
+    its path with dots (``pipeline.models.l2.py``)."""
+    module = REPO / Path(*REGISTRY[name].module.split(".")).with_suffix(".py")
+    own = import_closure(module) - import_closure(REPO / "stages/train.py")
+    return {".".join(path.relative_to(REPO).parts): os.path.relpath(path, MODEL_CODE / name) for path in own}
+
+
+def write_model_code() -> None:
+    """Rewrite ``stages/model_code`` from the registry and the modules' imports."""
+    shutil.rmtree(MODEL_CODE, ignore_errors=True)
+    for name in REGISTRY:
+        (MODEL_CODE / name).mkdir(parents=True)
+        for link, target in model_code(name).items():
+            (MODEL_CODE / name / link).symlink_to(target)
+
+
+# mutmut copies stages/ following links: its copy of stages/model_code holds files, not links to its mutants.
+needs_links = pytest.mark.skipif("MUTANT_UNDER_TEST" in os.environ and not any(
+    path.is_symlink() for path in MODEL_CODE.rglob("*.py")), reason="links copied as files (mutmut's copy)")
+
+
+@needs_links
+def test_each_models_code_links_are_the_modules_it_imports_beyond_the_train_script():
+    found = {folder.name: {link.name: os.readlink(link) for link in folder.iterdir()}
+             for folder in MODEL_CODE.iterdir()}
+    assert found == {name: model_code(name) for name in REGISTRY}, "run python tests/test_dvc.py to rewrite them"
+    assert all((MODEL_CODE / name / link).resolve().is_file() for name in REGISTRY for link in found[name])
+    assert "stages/model_code/${item}" in stage_definitions()["train"]["deps"]
+
+
+def test_a_models_code_is_its_own_module_and_those_it_imports():
+    assert set(model_code("l2")) == {"pipeline.models.l2.py"}
+    assert set(model_code("contrastive_frozen")) == {"pipeline.models.contrastive.py", "pipeline.models.l2.py"}
+    assert set(model_code("joint")) == {"pipeline.models.joint.py", "pipeline.models.contrastive.py",
+                                        "pipeline.models.l2.py", "pipeline.models.corpus_sampling.py"}
 
 
 def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -171,3 +212,49 @@ def test_a_queued_two_experiment_sweep_lists_both_results(dvc_project):
                 found[lr] = data["metrics"]["metrics/evaluate.json"]["data"]["test_p1"]
     assert set(found) == {0.02, 0.2}
     assert all(set(p1["image_to_word"]) == set(TINY_MODELS) for p1 in found.values())
+
+
+def _placeholder(root: Path, path: str) -> None:
+    """A file at ``path`` (a name with a suffix) or a folder holding one file: something to hash."""
+    target = root / path
+    if target.exists():
+        return
+    if target.suffix:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(path)
+    else:
+        target.mkdir(parents=True)
+        (target / "placeholder").write_text(path)
+
+
+@needs_links
+def test_editing_one_models_module_makes_only_the_stages_that_run_it_stale(tmp_path):
+    """The real dvc.yaml with every registered model in train.models, its data deps and outs as placeholders
+    committed to dvc.lock: after contrastive.py changes, exactly the stages whose code it is are stale."""
+    root = tmp_path / "project"
+    shutil.copytree(REPO / "pipeline", root / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "stages", root / "stages", symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["train"]["models"] = list(REGISTRY)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for name, stage in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"].items():
+        items = params["train"]["models"] if "foreach" in stage else [None]
+        definition = stage.get("do", stage)
+        for item in items:
+            for entry in [*definition["deps"], *definition.get("outs", []), *definition.get("metrics", [])]:
+                path = entry if isinstance(entry, str) else next(iter(entry))
+                if not path.startswith(("pipeline", "stages")):
+                    _placeholder(root, path.replace("${item}", str(item)))
+    run(["git", "init", "-q"], root)
+    run(["dvc", "init", "-q"], root)
+    run(["dvc", "commit", "-f", "-q"], root)
+    assert json.loads(run(["dvc", "status", "--json"], root).stdout) == {}
+    module = root / "pipeline/models/contrastive.py"
+    module.write_text(module.read_text() + "\n# an edit\n")
+    stale = set(json.loads(run(["dvc", "status", "--json"], root).stdout))
+    assert stale == {"train@contrastive", "train@contrastive_frozen", "train@joint", "evaluate", "explore"}
+
+
+if __name__ == "__main__":
+    write_model_code()

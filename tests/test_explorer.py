@@ -251,8 +251,8 @@ def test_top_words_are_best_first_with_ties_by_index_and_encode_is_little_endian
 
 
 def test_shown_models_must_be_trained_and_hold_the_default():
-    assert ExploreParams().shown_models(["l2", "joint"]) == (["l2", "joint"], "l2")
-    assert ExploreParams(models=["joint"]).shown_models(["l2", "joint"]) == (["joint"], "joint")
+    assert ExploreParams(default_model=None).shown_models(["l2", "joint"]) == (["l2", "joint"], "l2")
+    assert ExploreParams(models=["joint"], default_model=None).shown_models(["l2", "joint"]) == (["joint"], "joint")
     with pytest.raises(PipelineError, match="explore.models: iesg not in train.models"):
         ExploreParams(models=["iesg"]).shown_models(["l2"])
     with pytest.raises(PipelineError, match="explore.default_model: 'l2' is not one of the models shown"):
@@ -266,5 +266,5 @@ def test_the_stage_refuses_a_bad_section_with_one_error_line(tiny_run, tmp_path)
     result = subprocess.run([sys.executable, str(Path(REPO) / "stages/explore.py"), "--params",
                              str(tmp_path / "params.yaml"), "--out", str(tmp_path / "explorer")],
                             cwd=tiny_run, capture_output=True, text=True)
-    assert result.returncode == 2 and result.stderr == "error: params explore: top_k must be >= 1, got 0\n"
+    assert result.returncode == 2 and result.stderr == "error: params explore.top_k: must be >= 1, got 0\n"
     assert not (tmp_path / "explorer").exists()

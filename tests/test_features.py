@@ -18,6 +18,7 @@ from PIL import Image
 
 from pipeline.features.encoders import load_encoder
 from pipeline.core.errors import PipelineError
+from pipeline.core.params import checked
 from pipeline.features.featurize import FeaturesParams, FeatureWriter, featurize, load_rgb
 
 REPO = Path(__file__).resolve().parents[1]
@@ -272,8 +273,8 @@ def test_stage_script_rejects_unknown_encoder(tmp_path: Path) -> None:
 
 
 def test_params_out_of_range() -> None:
-    with pytest.raises(ValueError, match="batch_size"):
-        FeaturesParams(batch_size=0).validate()
+    with pytest.raises(PipelineError, match="params features.batch_size: must be >= 1, got 0$"):
+        checked(FeaturesParams(batch_size=0), "features")
     assert FeaturesParams().encoder == "efficientnet_lite0"
 
 

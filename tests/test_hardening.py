@@ -27,6 +27,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from conftest import PAPER_IESG_KEYS
 from pipeline.core.errors import PipelineError
 from pipeline.core.params import load_section
 from pipeline.images.wordnet import SYSTEM_WORDNET
@@ -40,7 +41,7 @@ FILLERS = [f"w{i}" for i in range(30)]
 PARAMS = {
     "pretrain": {"vector_size": 8, "min_count": 1, "epochs": 1, "analogy_restrict_vocab": 100},
     "features": {"encoder": "resnet18", "weights": "none", "batch_size": 4, "num_workers": 0, "threads": 1},
-    "train": {"seed": 0, "models": ["iesg"], "iesg": {"epochs": 2, "batch_size": 4}},
+    "train": {"seed": 0, "models": ["iesg"], "iesg": {"epochs": 2, "batch_size": 4, **yaml.safe_load(f"{{{PAPER_IESG_KEYS}}}")}},
 }
 
 
@@ -153,7 +154,7 @@ OUTPUTS = {
 def _explore_params(eval_world: dict) -> Path:
     """The evaluate world's params with an ``explore`` section."""
     path = eval_world["params"].parent / "explore_params.yaml"
-    path.write_text(eval_world["params"].read_text() + "explore: {top_words: 3}\n")
+    path.write_text(eval_world["params"].read_text() + "explore: {top_words: 3, default_model: null}\n")
     return path
 
 

@@ -6,6 +6,7 @@ import torch
 from gensim.models import KeyedVectors
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.params import checked
 from pipeline.models import base
 from pipeline.models.joint import JointParams, SkipGramPairs, skip_gram_step, train
 
@@ -129,15 +130,15 @@ def test_impossible_inputs_are_refused():
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"text_batch_size": 0}, "joint.text_batch_size must be >= 1"),
-    ({"text_pairs_per_epoch": -1}, "joint.text_pairs_per_epoch must be >= 0"),
-    ({"text_lr": 0.0}, "joint.text_lr must be > 0"),
-    ({"window": 0}, "joint.window must be >= 1"),
-    ({"lr": -1.0}, "joint.lr must be > 0"),
+    ({"text_batch_size": 0}, "params train.joint.text_batch_size: must be >= 1, got 0$"),
+    ({"text_pairs_per_epoch": -1}, "params train.joint.text_pairs_per_epoch: must be >= 0, got -1$"),
+    ({"text_lr": 0.0}, "params train.joint.text_lr: must be > 0, got 0.0$"),
+    ({"window": 0}, "params train.joint.window: must be >= 1, got 0$"),
+    ({"lr": -1.0}, "params train.joint.lr: must be > 0, got -1.0$"),
 ])
 def test_invalid_params_are_refused_in_one_line(change, message):
-    with pytest.raises(ValueError, match=message):
-        JointParams(**change).validate()
+    with pytest.raises(PipelineError, match=message):
+        checked(JointParams(**change), "train.joint")
 
 
 def test_training_never_touches_a_held_out_image():

@@ -149,7 +149,7 @@ def write_fixture(root: Path, seed: int = 0) -> dict[str, Path]:
         Projection(projection.astype(np.float32), center, False, words).save(paths["models"] / name / "model.npz")
         (paths["models"] / name / "train.json").write_text(json.dumps({"val_p1": 0.5}))
         live = TrainingLog(paths["train_logs"] / name)
-        epochs = [EpochLog(name, e, float("nan") if name == "l2" else 1.0, 0.5, e / 10) for e in (1, 2)]  # L2: no loss
+        epochs = [EpochLog(e, float("nan") if name == "l2" else 1.0, 0.5, e / 10) for e in (1, 2)]  # L2: no loss
         for entry in epochs:
             live(entry)
         live.finish(epochs[-1])

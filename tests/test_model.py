@@ -15,7 +15,7 @@ from pipeline.models import devise, iesg
 from pipeline.models.base import GroundingData, Projection, TrainingInputs, validation_p1
 from pipeline.models.corpus_sampling import keep_probability
 from pipeline.models.devise import DeviseParams
-from pipeline.models.iesg import CorpusWindows, IESGParams, SparseMomentum, hinge_loss
+from pipeline.models.iesg import PAPER_IESG, CorpusWindows, IESGParams, SparseMomentum, hinge_loss
 from pipeline.models.l2 import L2Params
 from pipeline.models.l2 import fit as train_l2
 
@@ -81,7 +81,7 @@ def test_l2_baseline_recovers_an_exact_linear_map():
     true_map = rng.normal(size=(5, 3))
     word_vectors = (features @ true_map).astype(np.float32)
     data = GroundingData(features, np.array(["train"] * 30), np.arange(30), np.arange(30))
-    fitted = train_l2(data, word_vectors, L2Params(ridge=0.0))
+    fitted = train_l2(data, word_vectors, L2Params(ridge=0.0, normalize_features=False, center_features=False))
     assert fitted.projection == pytest.approx(true_map, abs=1e-4)
 
 
@@ -96,9 +96,9 @@ def test_l2_baseline_prepares_features_as_iesg_does():
     assert fitted.normalize_features and fitted.center == pytest.approx(unit.mean(0), abs=1e-6)
     assert fitted.project(features) == pytest.approx(word_vectors, abs=1e-3)
     # The ridge is relative to the feature scale: scaling every feature leaves the raw fit unchanged.
-    raw = train_l2(data, word_vectors, L2Params(ridge=0.1))
+    raw = train_l2(data, word_vectors, L2Params(ridge=0.1, normalize_features=False, center_features=False))
     scaled = train_l2(GroundingData(features * 100, data.split, data.link_words, data.link_images),
-                      word_vectors, L2Params(ridge=0.1))
+                      word_vectors, L2Params(ridge=0.1, normalize_features=False, center_features=False))
     assert scaled.project(features * 100) == pytest.approx(raw.project(features), rel=1e-3, abs=1e-4)
 
 
@@ -146,7 +146,7 @@ def toy_world(seed: int = 0, concepts: int = 20, dim: int = 16, feature_dim: int
 
 def test_corpus_windows_draw_valid_triples():
     data, tokens, counts, _ = toy_world()
-    params = IESGParams(window=2, negatives=3, sample=0)
+    params = replace(PAPER_IESG, window=2, negatives=3, sample=0)
     triples = CorpusWindows(tokens, counts, data).draw(np.random.default_rng(0), params)
     train_words, train_images = data.links_in("train")
     allowed = set(zip(train_words.tolist(), train_images.tolist()))
@@ -159,8 +159,8 @@ def test_corpus_windows_draw_valid_triples():
 def test_down_sampling_thins_frequent_words_in_centres_and_contexts():
     data, tokens, counts, _ = toy_world()
     windows = CorpusWindows(tokens, counts, data)
-    full = windows.draw(np.random.default_rng(0), IESGParams(sample=0))
-    thinned = windows.draw(np.random.default_rng(0), IESGParams(sample=1e-3))
+    full = windows.draw(np.random.default_rng(0), replace(PAPER_IESG, sample=0))
+    thinned = windows.draw(np.random.default_rng(0), replace(PAPER_IESG, sample=1e-3))
     assert len(thinned["centre"]) < len(full["centre"])
     keep = keep_probability(counts, 1e-3)
     assert keep.max() <= 1.0 and keep[np.argmax(counts)] == keep.min()
@@ -168,7 +168,7 @@ def test_down_sampling_thins_frequent_words_in_centres_and_contexts():
 
 def test_iesg_learns_a_grounding_that_beats_a_random_projection():
     data, tokens, counts, vectors = toy_world()
-    params = IESGParams(epochs=3, lam=1.0, margin=1.0, energy="cos", negatives=5, sample=0, window=2,
+    params = replace(PAPER_IESG, epochs=3, lam=1.0, margin=1.0, energy="cos", negatives=5, sample=0, window=2,
                         batch_size=16)
     projection, updated, log = train_iesg(data, tokens, counts, vectors, vectors, params, seed=0)
     learned = validation_p1(projection.project(data.features), updated, data, "cos", split="test")
@@ -183,7 +183,7 @@ def test_iesg_learns_a_grounding_that_beats_a_random_projection():
 
 def test_iesg_is_deterministic_for_a_seed():
     data, tokens, counts, vectors = toy_world()
-    params = IESGParams(epochs=1, sample=0, max_triples_per_epoch=500)
+    params = replace(PAPER_IESG, epochs=1, sample=0, max_triples_per_epoch=500)
     first = train_iesg(data, tokens, counts, vectors, vectors, params, seed=3)
     second = train_iesg(data, tokens, counts, vectors, vectors, params, seed=3)
     assert np.array_equal(first[0].projection, second[0].projection)
@@ -193,7 +193,7 @@ def test_iesg_is_deterministic_for_a_seed():
 def test_early_stopping_stops_after_patience_epochs_and_keeps_the_best_epoch():
     data, tokens, counts, vectors = toy_world()
     # The paper's lambda 5 from the L2 start: val P@1 rises, then falls as the projection inflates.
-    params = IESGParams(epochs=6, patience=2, lam=5.0, negatives=1, init="l2", sample=0, window=2)
+    params = replace(PAPER_IESG, epochs=6, patience=2, lam=5.0, negatives=1, init="l2", sample=0, window=2)
     projection, words, log = train_iesg(data, tokens, counts, vectors, vectors, params, seed=0)
     scores = [entry.val_p1 for entry in log]
     best = int(np.argmax(scores))
@@ -209,9 +209,9 @@ def test_devise_baseline_learns_the_toy_grounding():
 
 
 def test_paper_setting_overrides_the_tuned_values():
-    effective = IESGParams(setting="paper", energy="cos", lam=1.0, epochs=7).effective()
+    effective = replace(PAPER_IESG, setting="paper", energy="cos", lam=1.0, epochs=7).effective()
     assert (effective.energy, effective.lam, effective.epochs) == ("dot", 5.0, 7)
-    tuned = IESGParams(energy="cos", lam=1.0, epochs=7)
+    tuned = replace(PAPER_IESG, energy="cos", lam=1.0, epochs=7)
     assert tuned.effective() is tuned
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from gensim.models import KeyedVectors, Word2Vec
 
-from conftest import load_grounded_vectors, load_model_file
+from conftest import PAPER_IESG_KEYS, load_grounded_vectors, load_model_file
 from pipeline.models.inputs import load_training_inputs
 from pipeline.models import devise, iesg, l2
 from pipeline.models.base import Projection, unit_rows, validation_p1
@@ -50,7 +50,8 @@ def stage_inputs(tmp_path: Path) -> Path:
         handle["features"] = features.astype(np.float32)
         handle["image_ids"] = np.array(image_ids, dtype=h5py.string_dtype())
     (tmp_path / "params.yaml").write_text(
-        "train:\n  seed: 0\n  models: [l2, devise, iesg]\n  l2: {}\n  iesg: {epochs: 2, batch_size: 4}\n"
+        "train:\n  seed: 0\n  models: [l2, devise, iesg]\n  l2: {normalize_features: false, center_features: false}\n"
+        f"  iesg: {{epochs: 2, batch_size: 4, {PAPER_IESG_KEYS}}}\n"
         "  devise: {epochs: 2}\n")
     return tmp_path
 

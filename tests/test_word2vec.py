@@ -95,7 +95,7 @@ def test_stage_rejects_a_bad_param_without_writing(tiny_corpus, tmp_path):
         capture_output=True, text=True,
     )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].startswith("error: params pretrain: vector_size must be >= 1")
+    assert result.stderr.strip().splitlines()[-1] == "error: params pretrain.vector_size: must be >= 1, got 0"
     assert not out.exists()
 
 

@@ -35,6 +35,7 @@ from gensim.models import KeyedVectors, Word2Vec
 from pipeline.evaluation import protocol as matching
 from pipeline.core.errors import PipelineError
 from pipeline.models.base import unit_rows
+from pipeline.models.registry import BASELINE_MODEL, PAPER_MODEL
 from pipeline.evaluation.protocol import Matcher, MatchingData
 from pipeline.core.params import load_section, read_params
 from pipeline.evaluation.plots import read_plot_specs
@@ -581,12 +582,12 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--score", choices=("dot", "cos"), default="dot",
                              help="dot: the paper's energy E (default); cos: cosine")
         if name == "words":
-            sub.add_argument("--compare", type=comma_list, default=["iesg", "l2"], metavar="MODEL,MODEL",
-                             help="models of train.models shown side by side (default iesg,l2)")
+            sub.add_argument("--compare", type=comma_list, default=[PAPER_MODEL, BASELINE_MODEL], metavar="MODEL,MODEL",
+                             help=f"models of train.models shown side by side (default {PAPER_MODEL},{BASELINE_MODEL})")
         if name in ("images", "neighbours"):
-            sub.add_argument("--model", default="iesg",
+            sub.add_argument("--model", default=PAPER_MODEL,
                              help="a model of train.models" + (" that learns word vectors" if name == "neighbours"
-                                                               else "") + " (default iesg)")
+                                                               else "") + f" (default {PAPER_MODEL})")
         if name == "images":
             sub.add_argument("--split", choices=("all", "train", "val", "test"), default="all",
                              help="candidate images (default all mapped images)")

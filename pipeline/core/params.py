@@ -2,12 +2,14 @@
 
 Each stage describes its section as a frozen dataclass; :func:`load_section` reads the section,
 rejects unknown keys, wrong types and out-of-range values with one clear message, and returns
-the dataclass. Nested sections are dataclass-typed fields.
+the dataclass. Nested sections are dataclass-typed fields. A field's bounds are declared with its
+type, ``Annotated[int, Range(ge=1)]``; checks across fields are the dataclass's ``validate()``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import operator
 import types
 import typing
 from pathlib import Path
@@ -18,6 +20,35 @@ import yaml
 from pipeline.core.errors import PipelineError
 
 T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """Bounds of a numeric params field, declared with its type: ``Annotated[float, Range(ge=0, lt=1)]``.
+
+    ``ge`` / ``gt``: lower bound, inclusive / exclusive; ``le`` / ``lt``: upper bound; ``why`` is said
+    after the bounds when a value is refused.
+    """
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    why: str = ""
+
+    def check(self, value: float, where: str) -> None:
+        bounds = [(symbol, bound, holds) for symbol, bound, holds in (
+            (">=", self.ge, operator.ge), (">", self.gt, operator.gt),
+            ("<=", self.le, operator.le), ("<", self.lt, operator.lt)) if bound is not None]
+        if not all(holds(value, bound) for _, bound, holds in bounds):
+            stated = " and ".join(f"{symbol} {bound}" for symbol, bound, _ in bounds)
+            why = f" ({self.why})" if self.why else ""
+            raise PipelineError(f"params {where}: must be {stated}{why}, got {value!r}")
+
+
+AT_LEAST_ONE = Range(ge=1)
+POSITIVE = Range(gt=0)
+NON_NEGATIVE = Range(ge=0)
 
 
 def read_params(path: str | Path = "params.yaml") -> dict[str, Any]:
@@ -46,7 +77,7 @@ def from_mapping(cls: type[T], mapping: Any, where: str) -> T:
     """Build dataclass ``cls`` from ``mapping``, checking keys and types; ``where`` names it in errors."""
     if not isinstance(mapping, dict):
         raise PipelineError(f"params {where}: expected a mapping, got {type(mapping).__name__}")
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(mapping) - set(fields))
     if unknown:
@@ -70,8 +101,21 @@ def from_mapping(cls: type[T], mapping: Any, where: str) -> T:
     return instance
 
 
+def checked(instance: T, where: str) -> T:
+    """``instance`` (a params dataclass built in code) if params.yaml could hold its values: the types,
+    choices, bounds and ``validate()`` that :func:`from_mapping` checks, refused in the same one line."""
+    return from_mapping(type(instance), dataclasses.asdict(instance), where)
+
+
 def _coerce(hint: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        base, *extras = typing.get_args(hint)
+        value = _coerce(base, value, where)
+        for bound in extras:
+            if isinstance(bound, Range):
+                bound.check(value, where)
+        return value
     if dataclasses.is_dataclass(hint):
         return from_mapping(hint, value, where)
     if origin in (typing.Union, types.UnionType):

@@ -19,9 +19,10 @@ Three sources, chosen by ``corpus.source``:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
 from pipeline.core.debian import DebPackage
+from pipeline.core.params import Range
 
 ENWIK8_URL = "http://mattmahoney.net/dc/enwik8.zip"
 ENWIK8_ZIP_SHA256 = "547994d9980ebed1288380d652999f38a14fe291a6247c157c3d33d4932534bc"
@@ -103,11 +104,9 @@ class CorpusParams:
     text_sha256: str | None = ENWIK8_SHA256
     packages: list[PackagedText] = field(default_factory=lambda: list(DEFAULT_PACKAGES))
     cache_dir: str = "data/downloads"
-    words_per_line: int = 1000
+    words_per_line: Annotated[int, Range(ge=1, le=10_000, why="gensim's line limit")] = 1000
 
     def validate(self) -> None:
-        if not 1 <= self.words_per_line <= 10_000:
-            raise ValueError("words_per_line must be between 1 and 10000 (gensim's line limit)")
         if self.source == "file" and not self.path:
             raise ValueError("source 'file' needs path: the plain-text file to read")
         if self.source == "packaged" and not self.packages:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
+
+from pipeline.core.params import AT_LEAST_ONE, NON_NEGATIVE, Range
+from pipeline.models.registry import BASELINE_MODEL, GROUNDED_SPACE_MODEL, PAPER_MODEL
 
 
 @dataclass(frozen=True)
@@ -59,39 +62,29 @@ class EvaluateParams:
         WordNet 3.0 dict directory; None finds it as map_images does (nltk data, cache, system).
     """
 
-    candidates: int = 100
+    candidates: Annotated[int, Range(ge=2)] = 100
     seed: int = 0
     ks: list[int] = field(default_factory=lambda: [1, 5, 10])
     image_pool: Literal["heldout", "test", "all"] = "heldout"
-    bootstrap_resamples: int = 1000
-    reference_model: str = "l2"
+    bootstrap_resamples: Annotated[int, NON_NEGATIVE] = 1000
+    reference_model: str = BASELINE_MODEL
     headline_score: Literal["dot", "cos"] = "cos"
-    headline_spaces: list[str] = field(default_factory=lambda: ["pretrained", "joint"])
+    headline_spaces: list[str] = field(default_factory=lambda: ["pretrained", GROUNDED_SPACE_MODEL])
     frequency_edges: list[int] = field(default_factory=lambda: [100, 1000, 10000])
-    analysis_model: str = "iesg"
+    analysis_model: str = PAPER_MODEL
     analysis_score: Literal["dot", "cos"] = "dot"
-    sparsity_max_count: int = 100
-    synonym_max_hops: int = 3
-    synonym_min_path_similarity: float = 0.33
-    n_examples: int = 8
-    top_examples: int = 5
-    thumbnail_px: int = 96
-    analogy_restrict_vocab: int = 30000
+    sparsity_max_count: Annotated[int, NON_NEGATIVE] = 100
+    synonym_max_hops: Annotated[int, NON_NEGATIVE] = 3
+    synonym_min_path_similarity: Annotated[float, Range(gt=0, le=1)] = 0.33
+    n_examples: Annotated[int, AT_LEAST_ONE] = 8
+    top_examples: Annotated[int, AT_LEAST_ONE] = 5
+    thumbnail_px: Annotated[int, AT_LEAST_ONE] = 96
+    analogy_restrict_vocab: Annotated[int, AT_LEAST_ONE] = 30000
     wordnet_dir: str | None = None
 
     def validate(self) -> None:
-        if self.candidates < 2:
-            raise ValueError(f"candidates must be >= 2, got {self.candidates}")
         if not self.ks or any(k < 1 or k > self.candidates for k in self.ks):
             raise ValueError(f"ks must be non-empty, each in [1, candidates], got {self.ks}")
         edges = self.frequency_edges
         if not edges or any(e < 1 for e in edges) or sorted(set(edges)) != edges:
             raise ValueError(f"frequency_edges must be strictly increasing positive counts, got {edges}")
-        for name in ("sparsity_max_count", "synonym_max_hops", "bootstrap_resamples"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0")
-        if not 0 < self.synonym_min_path_similarity <= 1:
-            raise ValueError("synonym_min_path_similarity must be in (0, 1]")
-        for name in ("n_examples", "top_examples", "thumbnail_px", "analogy_restrict_vocab"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1")

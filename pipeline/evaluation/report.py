@@ -25,20 +25,8 @@ from markupsafe import Markup
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_path
 from pipeline.evaluation.plots import PlotSpec, plot_svg
+from pipeline.models.registry import PAPER_MODEL, PAPER_PRETRAINED_SIMILARITY, REGISTRY, paper_matching
 
-# Luo's reported P@1/5/10 (percent) for the matching tasks and Spearman on WS353.
-PAPER_MATCHING = {
-    ("l2", "image_to_word"): (28.8, 55.4, 69.3),
-    ("iesg", "image_to_word"): (62.9, 80.1, 85.8),
-    ("l2", "word_to_image"): (28.3, 46.6, 56.9),
-    ("iesg", "word_to_image"): (31.0, 52.3, 62.5),
-}
-PAPER_SIMILARITY = {
-    ("pretrained", "ws353_similarity"): 0.702,
-    ("pretrained", "ws353_relatedness"): 0.604,
-    ("iesg", "ws353_similarity"): 0.680,
-    ("iesg", "ws353_relatedness"): 0.593,
-}
 ARROWS = {"image_to_word": "image → word", "word_to_image": "word → image"}
 
 
@@ -130,7 +118,7 @@ def matching_table(matching: dict, ks: list[int]) -> Table:
     rows = []
     for model, directions in matching.items():
         for direction, scores in directions.items():
-            paper = PAPER_MATCHING.get((model, direction))
+            paper = paper_matching(model, direction)
             cells = [Cell(model), Cell(ARROWS[direction])]
             cells += [_with_interval(scores[s][f"p{k}"], scores[s].get("ci", {}).get(f"p{k}"), 100, 1)
                       for s in ("dot", "cos") for k in ks]
@@ -161,7 +149,7 @@ def similarity_table(similarity: dict) -> Table:
         cells = [Cell(bench + (" (accuracy)" if value_key == "accuracy" else ""))]
         cells += [_with_interval(similarity[s][bench][value_key], similarity[s][bench].get("ci"), 1, 3) for s in sides]
         cells += [_difference(similarity[s][bench].get(f"vs_{sides[0]}"), 1, 3) for s in grounded]
-        paper = [PAPER_SIMILARITY.get((s, bench)) for s in ("pretrained", "iesg")]
+        paper = [PAPER_PRETRAINED_SIMILARITY.get(bench), REGISTRY[PAPER_MODEL].paper_similarity.get(bench)]
         cells.append(Cell(" / ".join(_num(v) for v in paper), paper=True) if any(paper) else Cell(""))
         cells.append(Cell(str(first.get("pairs", first.get("questions")))))
         out_of_vocabulary = (similarity[s][bench].get("oov_pairs", similarity[s][bench].get("oov_questions"))

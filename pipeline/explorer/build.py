@@ -32,7 +32,7 @@ import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import jinja2
 import numpy as np
@@ -40,8 +40,10 @@ from gensim.models import KeyedVectors
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_path
+from pipeline.core.params import AT_LEAST_ONE
 from pipeline.evaluation.protocol import SCORES, Matcher, MatchingData, word_matrix
 from pipeline.evaluation.report import thumbnail_name, write_thumbnail
+from pipeline.models.registry import GROUNDED_SPACE_MODEL
 
 Precision = Literal["float16", "float32"]
 
@@ -77,18 +79,15 @@ class ExploreParams:
     """
 
     models: list[str] | None = None
-    default_model: str | None = None
+    default_model: str | None = GROUNDED_SPACE_MODEL
     default_score: Literal["dot", "cos"] = "cos"
-    top_k: int = 24
-    top_words: int = 10
-    vocabulary_size: int = 20000
-    thumbnail_px: int = 96
+    top_k: Annotated[int, AT_LEAST_ONE] = 24
+    top_words: Annotated[int, AT_LEAST_ONE] = 10
+    vocabulary_size: Annotated[int, AT_LEAST_ONE] = 20000
+    thumbnail_px: Annotated[int, AT_LEAST_ONE] = 96
     precision: Precision = "float16"
 
     def validate(self) -> None:
-        for name in ("top_k", "top_words", "vocabulary_size", "thumbnail_px"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.models is not None and (not self.models or len(set(self.models)) != len(self.models)):
             raise ValueError(f"models must be null or a non-empty list without repeats, got {self.models}")
 

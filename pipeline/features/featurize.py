@@ -15,7 +15,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Annotated, Iterator, Sequence
 
 import h5py
 import numpy as np
@@ -28,6 +28,7 @@ from tqdm import tqdm
 from pipeline.features.encoders import Encoder, EncoderName, WeightsName, load_encoder
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_path
+from pipeline.core.params import AT_LEAST_ONE, NON_NEGATIVE, Range
 
 
 @dataclass(frozen=True)
@@ -36,19 +37,10 @@ class FeaturesParams:
 
     encoder: EncoderName = "efficientnet_lite0"
     weights: WeightsName = "imagenet"
-    batch_size: int = 4
-    num_workers: int = 2
-    threads: int = 0
+    batch_size: Annotated[int, AT_LEAST_ONE] = 4
+    num_workers: Annotated[int, NON_NEGATIVE] = 2
+    threads: Annotated[int, Range(ge=0, why="0: one per available core")] = 0
     seed: int = 0
-
-    def validate(self) -> None:
-        """Raise ValueError for out-of-range values."""
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.num_workers < 0:
-            raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
-        if self.threads < 0:
-            raise ValueError(f"threads must be >= 0 (0: one per available core), got {self.threads}")
 
 
 @dataclass

@@ -20,9 +20,10 @@ Three image sources (``map_images.images.source``):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
 from pipeline.core.debian import DebPackage
+from pipeline.core.params import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Range
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,11 @@ class SplitParams:
     """
 
     mode: Literal["random", "unseen"] = "random"
-    train: float = 0.875
-    val: float = 0.0625
-    test: float = 0.0625
+    train: Annotated[float, POSITIVE] = 0.875
+    val: Annotated[float, NON_NEGATIVE] = 0.0625
+    test: Annotated[float, NON_NEGATIVE] = 0.0625
 
     def validate(self) -> None:
-        if min(self.train, self.val, self.test) < 0 or self.train <= 0:
-            raise ValueError("split ratios must be >= 0 and train > 0")
         if abs(self.train + self.val + self.test - 1) > 1e-9:
             raise ValueError(f"split ratios must add up to 1, got {self.train + self.val + self.test}")
 
@@ -125,13 +124,7 @@ class MapImagesParams:
     cache_dir: str = "data/downloads"
     wordnet_dir: str | None = None
     wordnet_cache: str = "data/downloads/nltk_data"
-    max_synset_share: float = 0.15
-    max_synsets_per_word: int | None = None
+    max_synset_share: Annotated[float, Range(gt=0, le=1)] = 0.15
+    max_synsets_per_word: Annotated[int, AT_LEAST_ONE] | None = None
     images: ImageSourceParams = field(default_factory=ImageSourceParams)
     split: SplitParams = field(default_factory=SplitParams)
-
-    def validate(self) -> None:
-        if not 0 < self.max_synset_share <= 1:
-            raise ValueError(f"max_synset_share must be in (0, 1], got {self.max_synset_share}")
-        if self.max_synsets_per_word is not None and self.max_synsets_per_word < 1:
-            raise ValueError("max_synsets_per_word must be >= 1 or null")

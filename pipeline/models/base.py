@@ -150,7 +150,6 @@ class Projection:
 class EpochLog:
     """One epoch of training: mean loss, share of active hinges (or of in-batch hits), validation P@1."""
 
-    model: str
     epoch: int
     loss: float
     active_share: float

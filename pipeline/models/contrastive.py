@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from pipeline.core.params import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Range, checked
 from pipeline.models import l2
 from pipeline.models.base import (
     EarlyStopping, Energy, EpochCallback, EpochLog, EpochRecorder, GroundingData, Projection, Trained,
@@ -35,6 +36,7 @@ from pipeline.models.base import (
 
 MAX_SCALE = 100.0
 """Upper bound of the logit scale ``1 / temperature`` (CLIP's clamp)."""
+TEMPERATURE_RANGE = Range(ge=1 / MAX_SCALE, why="1 / temperature, the logit scale, is clamped to 100")
 
 
 @dataclass(frozen=True)
@@ -81,42 +83,22 @@ class ImageLossParams:
         Subtract the mean (prepared) training feature before projecting.
     """
 
-    anchor: float = 1.0
+    anchor: Annotated[float, NON_NEGATIVE] = 1.0
     energy: Energy = "cos"
-    temperature: float = 0.07
+    temperature: Annotated[float, TEMPERATURE_RANGE] = 0.07
     learn_temperature: bool = True
     init: Literal["l2", "normal"] = "l2"
-    l2_ridge: float = 0.01
+    l2_ridge: Annotated[float, NON_NEGATIVE] = 0.01
     optimizer: Literal["adam", "sgd"] = "adam"
-    lr: float = 0.01
-    word_lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    batch_size: int = 128
-    epochs: int = 30
-    patience: int = 3
+    lr: Annotated[float, POSITIVE] = 0.01
+    word_lr: Annotated[float, POSITIVE] = 0.01
+    momentum: Annotated[float, Range(ge=0, lt=1)] = 0.9
+    weight_decay: Annotated[float, NON_NEGATIVE] = 0.0
+    batch_size: Annotated[int, AT_LEAST_ONE] = 128
+    epochs: Annotated[int, AT_LEAST_ONE] = 30
+    patience: Annotated[int, NON_NEGATIVE] = 3
     normalize_features: bool = True
     center_features: bool = True
-
-    def check(self, name: str) -> None:
-        """Refuse invalid values with one ValueError line naming ``name.<field>``."""
-        for field_name in ("batch_size", "epochs"):
-            if getattr(self, field_name) < 1:
-                raise ValueError(f"{name}.{field_name} must be >= 1, got {getattr(self, field_name)}")
-        for field_name in ("lr", "word_lr", "temperature"):
-            if not getattr(self, field_name) > 0:
-                raise ValueError(f"{name}.{field_name} must be > 0, got {getattr(self, field_name)}")
-        for field_name in ("anchor", "weight_decay", "l2_ridge", "patience"):
-            if getattr(self, field_name) < 0:
-                raise ValueError(f"{name}.{field_name} must be >= 0, got {getattr(self, field_name)}")
-        if self.temperature < 1 / MAX_SCALE:
-            raise ValueError(f"{name}.temperature must be >= {1 / MAX_SCALE}, got {self.temperature}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"{name}.momentum must be in [0, 1), got {self.momentum}")
-        choices = {"energy": ("dot", "cos"), "init": ("l2", "normal"), "optimizer": ("adam", "sgd")}
-        for field_name, allowed in choices.items():
-            if getattr(self, field_name) not in allowed:
-                raise ValueError(f"{name}.{field_name} must be one of {', '.join(allowed)}, got {getattr(self, field_name)!r}")
 
 
 @dataclass(frozen=True)
@@ -132,9 +114,6 @@ class ContrastiveParams(ImageLossParams):
     """
 
     update_words: bool = True
-
-    def validate(self) -> None:
-        self.check("contrastive")
 
 
 # --------------------------------------------------------------------------------------------
@@ -263,7 +242,7 @@ def train(
         (``val_p1``: full ranking of the val images among the mapped words by ``params.energy``);
         ``kept_epoch`` the epoch kept by early stopping.
     """
-    params.validate()
+    checked(params, "train.contrastive")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     data = inputs.data
@@ -315,7 +294,7 @@ def train(
         current, mapped_rows = snapshot()
         word_vectors = word_matrix(mapped_rows)
         val_p1 = validation_p1(prepared @ current, word_vectors, data, params.energy)
-        log.add(EpochLog("contrastive", epoch, total / steps, hits / steps, val_p1))
+        log.add(EpochLog(epoch, total / steps, hits / steps, val_p1))
         if stopper.update(epoch, val_p1, (current, mapped_rows)):
             break
     current, mapped_rows = stopper.best_state

@@ -7,11 +7,13 @@ unit-normalised frozen pretrained word vectors and ``w'`` mapped words not linke
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from pipeline.core.params import AT_LEAST_ONE, POSITIVE, Range
 from pipeline.models.base import (
     EarlyStopping, EpochCallback, EpochLog, EpochRecorder, Projection, Trained, TrainingInputs, unit_rows,
     validation_p1,
@@ -34,19 +36,12 @@ class DeviseParams:
         Passes over the training links; the last epoch is kept.
     """
 
-    margin: float = 0.1
-    negatives: int = 10
-    lr: float = 0.01
-    momentum: float = 0.9
-    batch_size: int = 16
-    epochs: int = 10
-
-    def validate(self) -> None:
-        for name in ("negatives", "batch_size", "epochs"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"devise.{name} must be >= 1, got {getattr(self, name)}")
-        if self.margin <= 0 or self.lr <= 0 or not 0 <= self.momentum < 1:
-            raise ValueError("devise needs margin > 0, lr > 0 and momentum in [0, 1)")
+    margin: Annotated[float, POSITIVE] = 0.1
+    negatives: Annotated[int, AT_LEAST_ONE] = 10
+    lr: Annotated[float, POSITIVE] = 0.01
+    momentum: Annotated[float, Range(ge=0, lt=1)] = 0.9
+    batch_size: Annotated[int, AT_LEAST_ONE] = 16
+    epochs: Annotated[int, AT_LEAST_ONE] = 10
 
 
 def train(
@@ -94,6 +89,6 @@ def train(
             hinges += raw.numel()
         current = projection.detach().numpy().copy()
         val = validation_p1(features.numpy() @ current, unit_words, data, "dot")
-        log.add(EpochLog("devise", epoch, total / len(order), active / max(hinges, 1), val))
+        log.add(EpochLog(epoch, total / len(order), active / max(hinges, 1), val))
         keep.update(epoch, val, current)
     return Trained(Projection(keep.best_state, center), None, log.entries, kept_epoch=keep.best_epoch)

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.params import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, checked
 from pipeline.models.base import (
     EarlyStopping, EpochCallback, EpochLog, EpochRecorder, Projection, Trained, TrainingInputs, energy_matrix,
     prepare_features, training_center, validation_p1,
@@ -65,23 +67,12 @@ class JointParams(ImageLossParams):
     holding them.
     """
 
-    text_pairs_per_epoch: int = 300_000
-    text_batch_size: int = 4096
-    text_lr: float = 0.0025
-    window: int = 5
-    negatives: int = 5
-    sample: float = 1e-3
-
-    def validate(self) -> None:
-        self.check("joint")
-        for name in ("text_batch_size", "window", "negatives"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"joint.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("text_pairs_per_epoch", "sample"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"joint.{name} must be >= 0, got {getattr(self, name)}")
-        if not self.text_lr > 0:
-            raise ValueError(f"joint.text_lr must be > 0, got {self.text_lr}")
+    text_pairs_per_epoch: Annotated[int, NON_NEGATIVE] = 300_000
+    text_batch_size: Annotated[int, AT_LEAST_ONE] = 4096
+    text_lr: Annotated[float, POSITIVE] = 0.0025
+    window: Annotated[int, AT_LEAST_ONE] = 5
+    negatives: Annotated[int, AT_LEAST_ONE] = 5
+    sample: Annotated[float, NON_NEGATIVE] = 1e-3
 
 
 class SkipGramPairs(CorpusSampler):
@@ -138,7 +129,7 @@ def train(
         ``params.energy`` against the model's own vectors); ``summary["text_loss"]``: the mean
         skip-gram loss per pair of every epoch.
     """
-    params.validate()
+    checked(params, "train.joint")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     data = inputs.data
@@ -208,7 +199,7 @@ def train(
         vectors = words_in.numpy().copy()
         val_p1 = validation_p1(prepared @ current, vectors, data, params.energy)
         text_losses.append(text_total / max(len(centre), 1))
-        log.add(EpochLog("joint", epoch, total / done, hits / done, val_p1))
+        log.add(EpochLog(epoch, total / done, hits / done, val_p1))
         if stopper.update(epoch, val_p1, (current, vectors)):
             break
     current, vectors = stopper.best_state

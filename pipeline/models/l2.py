@@ -7,9 +7,11 @@ solved in closed form.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 
+from pipeline.core.params import NON_NEGATIVE
 from pipeline.models.base import (
     EpochCallback, EpochLog, EpochRecorder, GroundingData, Projection, Trained, TrainingInputs,
     prepare_features, training_center, validation_p1,
@@ -29,13 +31,9 @@ class L2Params:
         Scale each CNN feature to unit length, then subtract the mean training feature, before regressing.
     """
 
-    ridge: float = 1e-2
-    normalize_features: bool = False
-    center_features: bool = False
-
-    def validate(self) -> None:
-        if self.ridge < 0:
-            raise ValueError(f"l2.ridge must be >= 0, got {self.ridge}")
+    ridge: Annotated[float, NON_NEGATIVE] = 1e-2
+    normalize_features: bool = True
+    center_features: bool = True
 
 
 def fit(data: GroundingData, word_vectors: np.ndarray, params: L2Params) -> Projection:
@@ -64,5 +62,5 @@ def train(
     projection = fit(inputs.data, words, params)
     val = validation_p1(projection.project(inputs.data.features), words, inputs.data, "dot")
     log = EpochRecorder(on_epoch)
-    log.add(EpochLog("l2", 1, float("nan"), float("nan"), val))
+    log.add(EpochLog(1, float("nan"), float("nan"), val))
     return Trained(projection, None, log.entries, kept_epoch=1)

@@ -1,33 +1,89 @@
-"""The model registry: every model the train stage can fit, by the name used in ``train.models``.
+"""The model registry: every model the train stage can fit, by the name used in ``train.models``, and
+every fact about a model that the rest of the project reads (label, the paper's numbers, variants).
 
 A model is a module with a frozen params dataclass (its ``train.<name>`` section of params.yaml) and
 a train function ``train(inputs: TrainingInputs, params, seed: int, on_epoch=None) -> Trained`` that
-hands each epoch's log to ``on_epoch`` as the epoch ends. Adding a model is one module, one line below
-and one params section.
+hands each epoch's log to ``on_epoch`` as the epoch ends. Adding a model is one module, one entry
+below and one params section (README, "Adding a model").
+
+The registry imports a model's module only when that model's params or train function are asked for,
+so that the train stage of one model runs (and, in dvc.yaml, depends on) that model's code alone.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable
+import importlib
+from dataclasses import dataclass, field, replace
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable
 
 from pipeline.core.errors import PipelineError
-from pipeline.models import contrastive, devise, iesg, joint, l2
-from pipeline.models.base import EpochCallback, Trained, TrainingInputs
 from pipeline.core.params import from_mapping, read_params
+
+if TYPE_CHECKING:
+    from pipeline.models.base import EpochCallback, Trained, TrainingInputs
+
+PrecisionAtK = tuple[float, float, float]  # P@1, P@5, P@10 in percent
+
+PAPER_MODEL = "iesg"
+"""The model the paper introduces: the default model of the CLI and of evaluate's analysis."""
+BASELINE_MODEL = "l2"
+"""The paper's baseline: what every model is compared with (evaluate's reference, the CLI's comparison)."""
+GROUNDED_SPACE_MODEL = "joint"
+"""The grounded model shown first: its word space is a headline metric beside the pretrained one, and the
+explorer page opens on it."""
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered model: its params dataclass, its train function, a one-line description, whether it
-    trains on the corpus (``reads_text``: the train stage reads the corpus and word2vec's output vectors
-    for it), and the values its params take where they differ from the dataclass's defaults (a variant)."""
+    """A registered model.
 
-    params: type
-    train: Callable[[TrainingInputs, Any, int, EpochCallback | None], Trained]
+    Attributes
+    ----------
+    module : str
+        The module that defines the model (imported on first use of :attr:`params` or :attr:`train`).
+    params_class : str
+        Name of its params dataclass in ``module``; ``module.train`` is its train function.
+    label : str
+        How tables name it (the README's results tables).
+    description : str
+        One line on what it is.
+    reads_text : bool
+        It trains on the corpus: the train stage reads the corpus and word2vec's output vectors for it.
+    defaults : dict
+        Values its params take where they differ from the dataclass's defaults (a variant).
+    paper_matching : dict
+        Luo's reported P@1/5/10 (percent) per direction (``image_to_word``, ``word_to_image``); empty
+        for a model the paper does not report.
+    paper_similarity : dict
+        Luo's reported Spearman per word-similarity benchmark (Table 3).
+    """
+
+    module: str
+    params_class: str
+    label: str
     description: str
     reads_text: bool = False
     defaults: dict[str, Any] = field(default_factory=dict)
+    paper_matching: dict[str, PrecisionAtK] = field(default_factory=dict)
+    paper_similarity: dict[str, float] = field(default_factory=dict)
+
+    def code(self) -> ModuleType:
+        """The model's module, imported now if it was not yet."""
+        return importlib.import_module(self.module)
+
+    @property
+    def params(self) -> type:
+        return getattr(self.code(), self.params_class)
+
+    @property
+    def train(self) -> Callable[[TrainingInputs, Any, int, EpochCallback | None], Trained]:
+        return self.code().train
+
+    def variant(self, label: str, description: str, **defaults: Any) -> ModelSpec:
+        """The same model with other params defaults (and no paper numbers of its own)."""
+        return replace(self, label=label, description=description, defaults={**self.defaults, **defaults},
+                       paper_matching={}, paper_similarity={})
 
     def read_params(self, mapping: Any, where: str) -> Any:
         """The params dataclass from a params.yaml section (None: all defaults)."""
@@ -36,22 +92,35 @@ class ModelSpec:
         return from_mapping(self.params, {**self.defaults, **(mapping or {})}, where)
 
 
-REGISTRY: dict[str, ModelSpec] = {
-    "l2": ModelSpec(l2.L2Params, l2.train, "ridge regression of word vectors on image features (the paper's baseline)"),
-    "devise": ModelSpec(devise.DeviseParams, devise.train, "DeViSE ranking hinge against frozen unit word vectors"),
-    "iesg": ModelSpec(iesg.IESGParams, iesg.train, "Image-Enhanced Skip-Gram (Luo): corpus windows + image hinge",
-                      reads_text=True),
-    "iesg_paper": ModelSpec(iesg.IESGParams, iesg.train, "IESG with the paper's objective as written, beside the tuned one",
-                            reads_text=True, defaults={"setting": "paper"}),
-    "contrastive": ModelSpec(contrastive.ContrastiveParams, contrastive.train,
-                             "symmetric InfoNCE between projected images and mapped word vectors"),
-    "contrastive_frozen": ModelSpec(contrastive.ContrastiveParams, contrastive.train,
-                                    "contrastive with the pretrained word vectors frozen (zero-shot ready)",
-                                    defaults={"update_words": False}),
-    "joint": ModelSpec(joint.JointParams, joint.train,
+_IESG = ModelSpec(
+    "pipeline.models.iesg", "IESGParams", "IESG", "Image-Enhanced Skip-Gram (Luo): corpus windows + image hinge",
+    reads_text=True,
+    paper_matching={"image_to_word": (62.9, 80.1, 85.8), "word_to_image": (31.0, 52.3, 62.5)},
+    paper_similarity={"ws353_similarity": 0.680, "ws353_relatedness": 0.593},
+)
+_CONTRASTIVE = ModelSpec("pipeline.models.contrastive", "ContrastiveParams", "contrastive (grounded)",
+                         "symmetric InfoNCE between projected images and mapped word vectors")
+
+REGISTRY: dict[str, ModelSpec] = {  # in the order tables list them
+    "l2": ModelSpec("pipeline.models.l2", "L2Params", "L2",
+                    "ridge regression of word vectors on image features (the paper's baseline)",
+                    paper_matching={"image_to_word": (28.8, 55.4, 69.3), "word_to_image": (28.3, 46.6, 56.9)}),
+    "devise": ModelSpec("pipeline.models.devise", "DeviseParams", "DeViSE",
+                        "DeViSE ranking hinge against frozen unit word vectors"),
+    "iesg": _IESG,
+    "iesg_paper": _IESG.variant("IESG (paper setting)",
+                                "IESG with the paper's objective as written, beside the tuned one", setting="paper"),
+    "contrastive_frozen": _CONTRASTIVE.variant("contrastive (frozen words)",
+                                               "contrastive with the pretrained word vectors frozen (zero-shot ready)",
+                                               update_words=False),
+    "contrastive": _CONTRASTIVE,
+    "joint": ModelSpec("pipeline.models.joint", "JointParams", "joint",
                        "skip-gram negative sampling and contrastive image loss trained together, every word learnable",
                        reads_text=True),
 }
+
+PAPER_PRETRAINED_SIMILARITY = {"ws353_similarity": 0.702, "ws353_relatedness": 0.604}
+"""Luo's reported Spearman of the skip-gram vectors that IESG starts from (Table 3)."""
 
 
 def get_model(name: str) -> ModelSpec:
@@ -59,6 +128,12 @@ def get_model(name: str) -> ModelSpec:
     if name not in REGISTRY:
         raise PipelineError(f"params train.models: unknown model {name!r}; known models: {', '.join(REGISTRY)}")
     return REGISTRY[name]
+
+
+def paper_matching(name: str, direction: str) -> PrecisionAtK | None:
+    """Luo's P@1/5/10 of model ``name`` in ``direction``; None where the paper reports none (also for a name
+    outside the registry, such as evaluate's ``random`` baseline)."""
+    return REGISTRY[name].paper_matching.get(direction) if name in REGISTRY else None
 
 
 @dataclass(frozen=True)
@@ -70,11 +145,13 @@ class TrainConfig:
     sections: dict[str, Any]
 
 
-def load_train_config(path: str = "params.yaml") -> TrainConfig:
+def load_train_config(path: str = "params.yaml", only: str | None = None) -> TrainConfig:
     """Read ``train`` from ``path``: ``seed``, ``models`` (registered names) and one section per model.
 
     Every model in ``models`` needs a section (its train stage depends on it; ``{}`` keeps the
     defaults); a section whose name is not registered is refused (a misspelt one would be ignored).
+    With ``only`` a model's name, only that model's section is read into its params (the train stage of
+    one model imports that model's code alone); the other sections' names are still checked.
     """
     section = read_params(path).get("train")
     if not isinstance(section, dict):
@@ -97,8 +174,9 @@ def load_train_config(path: str = "params.yaml") -> TrainConfig:
             raise PipelineError(
                 f"params train.{key}: not a registered model; known models: {', '.join(REGISTRY)} (or seed, models)"
             )
-        sections[key] = REGISTRY[key].read_params(value, f"train.{key}")
-    missing = [name for name in models if name not in sections]
+        if only is None or key == only:
+            sections[key] = REGISTRY[key].read_params(value, f"train.{key}")
+    missing = [name for name in models if name not in section]
     if missing:
         raise PipelineError(f"params train: no section for {', '.join(missing)} of train.models; add "
                             f"train.{missing[0]} (an empty mapping {{}} keeps its defaults: DVC tracks it per model)")

@@ -11,12 +11,14 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 from gensim.models import KeyedVectors, Word2Vec
 from gensim.models.callbacks import CallbackAny2Vec
 from tqdm import tqdm
 
 from pipeline.core.errors import PipelineError
+from pipeline.core.params import AT_LEAST_ONE, Range
 
 MAX_WORDS_PER_LINE = 10_000
 
@@ -52,25 +54,19 @@ class PretrainParams:
         The analogy benchmark ranks candidates among this many most frequent words.
     """
 
-    vector_size: int = 100
-    window: int = 5
-    negative: int = 5
-    min_count: int = 5
-    sample: float = 1e-3
+    vector_size: Annotated[int, AT_LEAST_ONE] = 100
+    window: Annotated[int, AT_LEAST_ONE] = 5
+    negative: Annotated[int, AT_LEAST_ONE] = 5
+    min_count: Annotated[int, AT_LEAST_ONE] = 5
+    sample: Annotated[float, Range(ge=0, lt=1)] = 1e-3
     alpha: float = 0.025
     min_alpha: float = 0.0001
-    epochs: int = 5
+    epochs: Annotated[int, AT_LEAST_ONE] = 5
     seed: int = 0
-    workers: int = 1
-    analogy_restrict_vocab: int = 30000
+    workers: Annotated[int, AT_LEAST_ONE] = 1
+    analogy_restrict_vocab: Annotated[int, AT_LEAST_ONE] = 30000
 
     def validate(self) -> None:
-        for name in ("vector_size", "window", "negative", "min_count", "epochs", "workers",
-                     "analogy_restrict_vocab"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.sample < 1:
-            raise ValueError(f"sample must be in [0, 1), got {self.sample}")
         if not 0 < self.min_alpha <= self.alpha:
             raise ValueError("learning rates must satisfy 0 < min_alpha <= alpha")
 

@@ -1,0 +1,1 @@
+../../../pipeline/models/l2.py

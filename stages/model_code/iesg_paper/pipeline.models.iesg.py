@@ -1,0 +1,1 @@
+../../../pipeline/models/iesg.py

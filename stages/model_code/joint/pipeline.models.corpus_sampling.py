@@ -1,0 +1,1 @@
+../../../pipeline/models/corpus_sampling.py
