@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pipeline.core.errors import PipelineError
+
 
 @dataclass(frozen=True)
 class EvaluateParams:
@@ -95,3 +97,14 @@ class EvaluateParams:
         for name in ("n_examples", "top_examples", "thumbnail_px", "analogy_restrict_vocab"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
+
+    def check_models(self, names: list[str]) -> None:
+        """Refuse an analysis or reference model, or a headline space, that ``train.models`` (``names``) lacks."""
+        for role, name in (("analysis_model", self.analysis_model), ("reference_model", self.reference_model)):
+            if name not in (*names, "random"):
+                raise PipelineError(f"params evaluate.{role}: {name!r} is not in train.models ({', '.join(names)}) "
+                                    "nor 'random'")
+        unknown_spaces = [space for space in self.headline_spaces if space not in ("pretrained", *names)]
+        if unknown_spaces:
+            raise PipelineError(f"params evaluate.headline_spaces: {', '.join(unknown_spaces)} not 'pretrained' nor "
+                                f"in train.models ({', '.join(names)})")

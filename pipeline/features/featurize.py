@@ -25,30 +25,10 @@ from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from pipeline.features.encoders import Encoder, EncoderName, WeightsName, load_encoder
+from pipeline.features.encoders import Encoder, load_encoder
+from pipeline.features.params import FeaturesParams
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_path
-
-
-@dataclass(frozen=True)
-class FeaturesParams:
-    """The ``features`` section of params.yaml (see the README for what each key means)."""
-
-    encoder: EncoderName = "efficientnet_lite0"
-    weights: WeightsName = "imagenet"
-    batch_size: int = 4
-    num_workers: int = 2
-    threads: int = 0
-    seed: int = 0
-
-    def validate(self) -> None:
-        """Raise ValueError for out-of-range values."""
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.num_workers < 0:
-            raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
-        if self.threads < 0:
-            raise ValueError(f"threads must be >= 0 (0: one per available core), got {self.threads}")
 
 
 @dataclass

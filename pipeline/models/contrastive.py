@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
@@ -29,113 +28,10 @@ from tqdm import tqdm
 
 from pipeline.models import l2
 from pipeline.models.base import (
-    EarlyStopping, Energy, EpochCallback, EpochLog, EpochRecorder, GroundingData, Projection, Trained,
+    EarlyStopping, EpochCallback, EpochLog, EpochRecorder, GroundingData, Projection, Trained,
     TrainingInputs, energy_matrix, prepare_features, training_center, validation_p1,
 )
-
-MAX_SCALE = 100.0
-"""Upper bound of the logit scale ``1 / temperature`` (CLIP's clamp)."""
-
-
-@dataclass(frozen=True)
-class ImageLossParams:
-    """Hyper-parameters of the contrastive image loss and its optimiser, shared by
-    :class:`ContrastiveParams` and :class:`~pipeline.models.joint.JointParams`.
-
-    Parameters
-    ----------
-    anchor : float
-        Weight of ``mean over mapped words ||t - t_0||^2`` pulling learnable words toward their
-        pretrained vectors ``t_0`` (ignored when ``update_words`` is false).
-    energy : {"cos", "dot"}
-        ``E`` of the logits; also the score of the validation P@1.
-    temperature : float
-        Initial temperature (logits are ``E / temperature``; CLIP starts at 0.07).
-    learn_temperature : bool
-        Learn the temperature (its log, clamped to ``1 / temperature <= 100``) or keep it fixed.
-    init : {"l2", "normal"}
-        ``W`` starts from the ridge regression of the pretrained word vectors on the prepared
-        features (the L2 baseline in the same space) or Gaussian (std ``1 / sqrt(D)``).
-    l2_ridge : float
-        Ridge of that start, as a share of the mean diagonal of ``F^T F`` (as ``train.l2.ridge``).
-    optimizer : {"adam", "sgd"}
-        Adam, or SGD with ``momentum``, for ``W``, the temperature and the learnable words.
-    lr : float
-        Learning rate of ``W`` and the temperature.
-    word_lr : float
-        Learning rate of the learnable word vectors.
-    momentum : float
-        SGD momentum (``optimizer: sgd`` only).
-    weight_decay : float
-        L2 penalty on ``W``.
-    batch_size : int
-        Training images per step (the word -> image direction ranks within the batch).
-    epochs : int
-        Passes over the training images.
-    patience : int
-        Early stopping: stop after this many epochs without a better validation P@1 and keep the
-        best epoch's parameters (0 disables it and keeps the last epoch).
-    normalize_features : bool
-        Scale each CNN feature to unit L2 norm before projecting.
-    center_features : bool
-        Subtract the mean (prepared) training feature before projecting.
-    """
-
-    anchor: float = 1.0
-    energy: Energy = "cos"
-    temperature: float = 0.07
-    learn_temperature: bool = True
-    init: Literal["l2", "normal"] = "l2"
-    l2_ridge: float = 0.01
-    optimizer: Literal["adam", "sgd"] = "adam"
-    lr: float = 0.01
-    word_lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    batch_size: int = 128
-    epochs: int = 30
-    patience: int = 3
-    normalize_features: bool = True
-    center_features: bool = True
-
-    def check(self, name: str) -> None:
-        """Refuse invalid values with one ValueError line naming ``name.<field>``."""
-        for field_name in ("batch_size", "epochs"):
-            if getattr(self, field_name) < 1:
-                raise ValueError(f"{name}.{field_name} must be >= 1, got {getattr(self, field_name)}")
-        for field_name in ("lr", "word_lr", "temperature"):
-            if not getattr(self, field_name) > 0:
-                raise ValueError(f"{name}.{field_name} must be > 0, got {getattr(self, field_name)}")
-        for field_name in ("anchor", "weight_decay", "l2_ridge", "patience"):
-            if getattr(self, field_name) < 0:
-                raise ValueError(f"{name}.{field_name} must be >= 0, got {getattr(self, field_name)}")
-        if self.temperature < 1 / MAX_SCALE:
-            raise ValueError(f"{name}.temperature must be >= {1 / MAX_SCALE}, got {self.temperature}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"{name}.momentum must be in [0, 1), got {self.momentum}")
-        choices = {"energy": ("dot", "cos"), "init": ("l2", "normal"), "optimizer": ("adam", "sgd")}
-        for field_name, allowed in choices.items():
-            if getattr(self, field_name) not in allowed:
-                raise ValueError(f"{name}.{field_name} must be one of {', '.join(allowed)}, got {getattr(self, field_name)!r}")
-
-
-@dataclass(frozen=True)
-class ContrastiveParams(ImageLossParams):
-    """Hyper-parameters of the contrastive model (``train.contrastive`` / ``train.contrastive_frozen``):
-    those of :class:`ImageLossParams` and
-
-    Parameters
-    ----------
-    update_words : bool
-        Learn the mapped words' vectors (grounded words, scored as ``words: own``) or keep the
-        pretrained ones frozen (the pretrained space: what zero-shot needs).
-    """
-
-    update_words: bool = True
-
-    def validate(self) -> None:
-        self.check("contrastive")
-
+from pipeline.models.params import MAX_SCALE, ContrastiveParams, ImageLossParams
 
 # --------------------------------------------------------------------------------------------
 # The loss

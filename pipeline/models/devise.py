@@ -6,8 +6,6 @@ unit-normalised frozen pretrained word vectors and ``w'`` mapped words not linke
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -16,37 +14,7 @@ from pipeline.models.base import (
     EarlyStopping, EpochCallback, EpochLog, EpochRecorder, Projection, Trained, TrainingInputs, unit_rows,
     validation_p1,
 )
-
-
-@dataclass(frozen=True)
-class DeviseParams:
-    """The DeViSE baseline (``train.devise``).
-
-    Parameters
-    ----------
-    margin : float
-        Hinge margin (Frome et al.: 0.1).
-    negatives : int
-        Mapped words drawn per training link (those linked to the image are masked out).
-    lr, momentum, batch_size : float, float, int
-        Momentum SGD on ``W_p``.
-    epochs : int
-        Passes over the training links; the last epoch is kept.
-    """
-
-    margin: float = 0.1
-    negatives: int = 10
-    lr: float = 0.01
-    momentum: float = 0.9
-    batch_size: int = 16
-    epochs: int = 10
-
-    def validate(self) -> None:
-        for name in ("negatives", "batch_size", "epochs"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"devise.{name} must be >= 1, got {getattr(self, name)}")
-        if self.margin <= 0 or self.lr <= 0 or not 0 <= self.momentum < 1:
-            raise ValueError("devise needs margin > 0, lr > 0 and momentum in [0, 1)")
+from pipeline.models.params import DeviseParams
 
 
 def train(

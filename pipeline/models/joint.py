@@ -22,8 +22,6 @@ most ``text_pairs_per_epoch`` pairs per epoch, interleaved with the image steps.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -34,54 +32,11 @@ from pipeline.models.base import (
     prepare_features, training_center, validation_p1,
 )
 from pipeline.models.contrastive import (
-    Batches, ImageLossParams, initial_projection, logit_scale_of, make_optimizer, scale_value, symmetric_loss,
+    Batches, initial_projection, logit_scale_of, make_optimizer, scale_value, symmetric_loss,
     unit_rows_torch,
 )
 from pipeline.models.corpus_sampling import CorpusSampler
-
-
-@dataclass(frozen=True)
-class JointParams(ImageLossParams):
-    """Hyper-parameters of the joint model (``train.joint``); every word is learnable.
-
-    Parameters
-    ----------
-    text_pairs_per_epoch : int
-        Skip-gram ``(centre, context)`` pairs drawn per epoch (bounds the text cost; 0 trains the
-        image loss alone, an ablation).
-    text_batch_size : int
-        Pairs per text step.
-    text_lr : float
-        SGD learning rate of the text loss (summed over the pairs of a step, as word2vec's
-        per-pair updates; word2vec itself decays 0.025 to 0.0001).
-    window : int
-        Context window: the context is drawn uniformly within ``window`` words of the centre.
-    negatives : int
-        Negative words per pair (unigram^0.75).
-    sample : float
-        word2vec's down-sampling of frequent words (0 keeps all).
-    The image loss's: as :class:`~pipeline.models.contrastive.ImageLossParams`; ``word_lr`` is the
-    rate of the image loss on the mapped words' input vectors and ``anchor`` 0 leaves only the text
-    holding them.
-    """
-
-    text_pairs_per_epoch: int = 300_000
-    text_batch_size: int = 4096
-    text_lr: float = 0.0025
-    window: int = 5
-    negatives: int = 5
-    sample: float = 1e-3
-
-    def validate(self) -> None:
-        self.check("joint")
-        for name in ("text_batch_size", "window", "negatives"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"joint.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("text_pairs_per_epoch", "sample"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"joint.{name} must be >= 0, got {getattr(self, name)}")
-        if not self.text_lr > 0:
-            raise ValueError(f"joint.text_lr must be > 0, got {self.text_lr}")
+from pipeline.models.params import JointParams
 
 
 class SkipGramPairs(CorpusSampler):

@@ -8,23 +8,27 @@ and one params section.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from pipeline.core.errors import PipelineError
-from pipeline.models import contrastive, devise, iesg, joint, l2
-from pipeline.models.base import EpochCallback, Trained, TrainingInputs
-from pipeline.core.params import from_mapping, read_params
+from pipeline.core.params import did_you_mean, from_mapping, read_params
+from pipeline.models.params import ContrastiveParams, DeviseParams, IESGParams, JointParams, L2Params
+
+if TYPE_CHECKING:
+    from pipeline.models.base import EpochCallback, Trained, TrainingInputs
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered model: its params dataclass, its train function, a one-line description, whether it
-    trains on the corpus (``reads_text``: the train stage reads the corpus and word2vec's output vectors
-    for it), and the values its params take where they differ from the dataclass's defaults (a variant)."""
+    """A registered model: its params dataclass, the module of ``pipeline.models`` with its train function, a
+    one-line description, whether it trains on the corpus (``reads_text``: the train stage reads the corpus and
+    word2vec's output vectors for it), and the values its params take where they differ from the dataclass's
+    defaults (a variant)."""
 
     params: type
-    train: Callable[[TrainingInputs, Any, int, EpochCallback | None], Trained]
+    module: str
     description: str
     reads_text: bool = False
     defaults: dict[str, Any] = field(default_factory=dict)
@@ -35,20 +39,24 @@ class ModelSpec:
             raise PipelineError(f"params {where}: expected a mapping, got {type(mapping).__name__}")
         return from_mapping(self.params, {**self.defaults, **(mapping or {})}, where)
 
+    def train(self, inputs: TrainingInputs, params: Any, seed: int, on_epoch: EpochCallback | None = None) -> Trained:
+        """Fit the model; its module (and torch) is imported here, so that reading params stays fast."""
+        return importlib.import_module(f"pipeline.models.{self.module}").train(inputs, params, seed, on_epoch)
+
 
 REGISTRY: dict[str, ModelSpec] = {
-    "l2": ModelSpec(l2.L2Params, l2.train, "ridge regression of word vectors on image features (the paper's baseline)"),
-    "devise": ModelSpec(devise.DeviseParams, devise.train, "DeViSE ranking hinge against frozen unit word vectors"),
-    "iesg": ModelSpec(iesg.IESGParams, iesg.train, "Image-Enhanced Skip-Gram (Luo): corpus windows + image hinge",
+    "l2": ModelSpec(L2Params, "l2", "ridge regression of word vectors on image features (the paper's baseline)"),
+    "devise": ModelSpec(DeviseParams, "devise", "DeViSE ranking hinge against frozen unit word vectors"),
+    "iesg": ModelSpec(IESGParams, "iesg", "Image-Enhanced Skip-Gram (Luo): corpus windows + image hinge",
                       reads_text=True),
-    "iesg_paper": ModelSpec(iesg.IESGParams, iesg.train, "IESG with the paper's objective as written, beside the tuned one",
+    "iesg_paper": ModelSpec(IESGParams, "iesg", "IESG with the paper's objective as written, beside the tuned one",
                             reads_text=True, defaults={"setting": "paper"}),
-    "contrastive": ModelSpec(contrastive.ContrastiveParams, contrastive.train,
+    "contrastive": ModelSpec(ContrastiveParams, "contrastive",
                              "symmetric InfoNCE between projected images and mapped word vectors"),
-    "contrastive_frozen": ModelSpec(contrastive.ContrastiveParams, contrastive.train,
+    "contrastive_frozen": ModelSpec(ContrastiveParams, "contrastive",
                                     "contrastive with the pretrained word vectors frozen (zero-shot ready)",
                                     defaults={"update_words": False}),
-    "joint": ModelSpec(joint.JointParams, joint.train,
+    "joint": ModelSpec(JointParams, "joint",
                        "skip-gram negative sampling and contrastive image loss trained together, every word learnable",
                        reads_text=True),
 }
@@ -57,7 +65,8 @@ REGISTRY: dict[str, ModelSpec] = {
 def get_model(name: str) -> ModelSpec:
     """The registered model ``name``; an unknown name is one error naming the known ones."""
     if name not in REGISTRY:
-        raise PipelineError(f"params train.models: unknown model {name!r}; known models: {', '.join(REGISTRY)}")
+        raise PipelineError(f"params train.models: unknown model {name!r}{did_you_mean(name, REGISTRY)}; "
+                            f"known models: {', '.join(REGISTRY)}")
     return REGISTRY[name]
 
 
@@ -95,7 +104,8 @@ def load_train_config(path: str = "params.yaml") -> TrainConfig:
             continue
         if key not in REGISTRY:
             raise PipelineError(
-                f"params train.{key}: not a registered model; known models: {', '.join(REGISTRY)} (or seed, models)"
+                f"params train.{key}: not a registered model{did_you_mean(key, [*REGISTRY, 'seed', 'models'])}; "
+                f"known models: {', '.join(REGISTRY)} (or seed, models)"
             )
         sections[key] = REGISTRY[key].read_params(value, f"train.{key}")
     missing = [name for name in models if name not in sections]
