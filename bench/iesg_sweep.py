@@ -25,7 +25,8 @@ import torch  # noqa: E402
 from pipeline.models.inputs import load_training_inputs  # noqa: E402
 from pipeline.models import l2  # noqa: E402
 from pipeline.models.base import validation_p1  # noqa: E402
-from pipeline.models.iesg import PAPER_IESG, fit  # noqa: E402
+from pipeline.models.iesg import fit  # noqa: E402
+from pipeline.models.params import PAPER_IESG  # noqa: E402
 
 FROM_L2 = {"lam": 1.0, "negatives": 5, "init": "l2", "context_vectors": "output"}
 NORMALIZED = {**FROM_L2, "normalize_features": True, "center_features": True}

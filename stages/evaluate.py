@@ -9,25 +9,14 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
-from pipeline.evaluation.analysis import classify_errors, error_shares, examples, p1_by_frequency
 from pipeline.core.errors import PipelineError, run_stage
 from pipeline.core.files import atomic_path, write_json
-from pipeline.evaluation.params import EvaluateParams
-from pipeline.evaluation.protocol import (
-    DIRECTIONS, Matcher, build_data, draw_candidates, evaluate_matching, random_projection,
-    read_features, read_images, read_links, read_trained, read_vectors, word_matrix,
-)
-from pipeline.models.registry import load_train_config
 from pipeline.core.params import load_section
-from pipeline.evaluation.plots import read_plot_specs
-from pipeline.evaluation.report import write_report
-from pipeline.evaluation.similarity import PAIR_BENCHMARKS, evaluate_vectors, pair_scores
-from pipeline.evaluation.statistics import add_matching_intervals, add_similarity_intervals
-from pipeline.images.wordnet import load_wordnet
+from pipeline.evaluation.params import EvaluateParams
+from pipeline.models.registry import load_train_config
 
-
+# The evaluation modules import numpy, gensim and nltk (seconds): they are imported where used, once the
+# params are valid.
 CURVES = ("val_p1", "loss")  # dvclive metrics gathered into plots/<metric>_per_epoch.csv
 
 
@@ -37,6 +26,8 @@ def write_plots(out_dir: Path, frequency: dict, shares: dict, curves: dict[str, 
     empty bucket), the error shares, and every model's per-epoch curve of each metric in ``curves``
     (``<metric>_per_epoch.csv``, one column per model, so that the plot draws one line per model; a cell
     is empty where a model logged no value)."""
+    from pipeline.evaluation.protocol import DIRECTIONS
+
     with atomic_path(out_dir) as staged:
         staged.mkdir()
         for direction in DIRECTIONS:
@@ -92,6 +83,8 @@ HEADLINE_BENCHMARKS = {"ws353_similarity": "ws353_sim", "ws353_relatedness": "ws
 def headline(metrics: dict, params: EvaluateParams) -> dict:
     """The few numbers compared across experiments: test P@1 of each model both ways (``headline_score``),
     validation P@1 of each model, and the main word-similarity scores of the ``headline_spaces``."""
+    from pipeline.evaluation.protocol import DIRECTIONS
+
     score = params.headline_score
     return {
         "test_p1": {direction: {model: metrics["matching"][model][direction][score]["p1"]
@@ -125,14 +118,21 @@ def main() -> None:
 
     params = load_section(EvaluateParams, "evaluate", args.params)
     names = load_train_config(args.params).models
-    for role, name in (("analysis_model", params.analysis_model), ("reference_model", params.reference_model)):
-        if name not in (*names, "random"):
-            raise PipelineError(f"params evaluate.{role}: {name!r} is not in train.models ({', '.join(names)}) "
-                                "nor 'random'")
-    unknown_spaces = [space for space in params.headline_spaces if space not in ("pretrained", *names)]
-    if unknown_spaces:
-        raise PipelineError(f"params evaluate.headline_spaces: {', '.join(unknown_spaces)} not 'pretrained' nor in "
-                            f"train.models ({', '.join(names)})")
+    params.check_models(names)
+
+    import numpy as np
+
+    from pipeline.evaluation.analysis import classify_errors, error_shares, examples, p1_by_frequency
+    from pipeline.evaluation.plots import read_plot_specs
+    from pipeline.evaluation.protocol import (
+        DIRECTIONS, Matcher, build_data, draw_candidates, evaluate_matching, random_projection,
+        read_features, read_images, read_links, read_trained, read_vectors, word_matrix,
+    )
+    from pipeline.evaluation.report import write_report
+    from pipeline.evaluation.similarity import PAIR_BENCHMARKS, evaluate_vectors, pair_scores
+    from pipeline.evaluation.statistics import add_matching_intervals, add_similarity_intervals
+    from pipeline.images.wordnet import load_wordnet
+
     images, links = read_images(args.images), read_links(args.links)
     feature_ids, features = read_features(args.features)
     pretrained = read_vectors(args.vectors)

@@ -9,10 +9,7 @@ from pathlib import Path
 
 from pipeline.core.errors import PipelineError, run_stage
 from pipeline.core.params import load_section
-from pipeline.evaluation.protocol import (
-    Matcher, build_data, read_features, read_images, read_links, read_trained, read_vectors, word_matrix,
-)
-from pipeline.explorer.build import ExploreParams, folder_size, model_view, page_vocabulary, write_explorer
+from pipeline.explorer.params import ExploreParams
 from pipeline.models.registry import load_train_config
 
 
@@ -31,6 +28,13 @@ def main() -> None:
 
     params = load_section(ExploreParams, "explore", args.params)
     names, default_model = params.shown_models(load_train_config(args.params).models)
+
+    # Imported once the params are valid: gensim takes seconds to import.
+    from pipeline.evaluation.protocol import (
+        Matcher, build_data, read_features, read_images, read_links, read_trained, read_vectors, word_matrix,
+    )
+    from pipeline.explorer.build import folder_size, model_view, page_vocabulary, write_explorer
+
     feature_ids, features = read_features(args.features)
     pretrained = read_vectors(args.vectors)
     data = build_data(read_images(args.images), read_links(args.links), feature_ids, features, pretrained, args.links)

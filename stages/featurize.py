@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from pipeline.core.errors import run_stage
-from pipeline.features.featurize import FeaturesParams, featurize
 from pipeline.core.files import write_json
 from pipeline.core.params import load_section
+from pipeline.features.params import FeaturesParams
 
 
 def main() -> None:
@@ -22,6 +22,10 @@ def main() -> None:
     args = parser.parse_args()
 
     params = load_section(FeaturesParams, "features", args.params)
+
+    # Imported once the params are valid: torch takes seconds to import.
+    from pipeline.features.featurize import featurize
+
     result = featurize(args.images, args.output, params, base_dir=Path.cwd())
     write_json(args.report, {"images": result.images, "skipped": result.skipped})
     for item in result.skipped[:10]:

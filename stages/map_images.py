@@ -6,12 +6,9 @@ import argparse
 import time
 
 from pipeline.core.errors import run_stage
-from pipeline.images.mapping import build_mapping, read_vocabulary, write_outputs
-from pipeline.images.params import MapImagesParams
-from pipeline.images.sources import collect_images
 from pipeline.core.files import write_json
 from pipeline.core.params import load_section
-from pipeline.images.wordnet import load_wordnet
+from pipeline.images.params import MapImagesParams
 
 
 def main() -> None:
@@ -25,6 +22,12 @@ def main() -> None:
 
     start = time.perf_counter()
     params = load_section(MapImagesParams, "map_images", args.params)
+
+    # Imported once the params are valid: nltk takes seconds to import.
+    from pipeline.images.mapping import build_mapping, read_vocabulary, write_outputs
+    from pipeline.images.sources import collect_images
+    from pipeline.images.wordnet import load_wordnet
+
     vocabulary = read_vocabulary(args.vectors)
     wn = load_wordnet(params.wordnet_dir, params.wordnet_cache)
     found = collect_images(params, wn, args.images_dir)

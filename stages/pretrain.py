@@ -7,8 +7,7 @@ import argparse
 from pipeline.core.errors import run_stage
 from pipeline.core.files import atomic_path, write_json
 from pipeline.core.params import load_section
-from pipeline.evaluation.similarity import evaluate_vectors
-from pipeline.pretrain.word2vec import PretrainParams, save_reproducibly, train_word2vec
+from pipeline.pretrain.params import PretrainParams
 
 
 def main() -> None:
@@ -20,6 +19,11 @@ def main() -> None:
     args = parser.parse_args()
 
     params = load_section(PretrainParams, "pretrain", args.params)
+
+    # Imported once the params are valid: gensim takes seconds to import.
+    from pipeline.evaluation.similarity import evaluate_vectors
+    from pipeline.pretrain.word2vec import save_reproducibly, train_word2vec
+
     model, report = train_word2vec(args.corpus, params)
     scores = evaluate_vectors(model.wv, params.analogy_restrict_vocab)
     with atomic_path(args.out) as out:

@@ -6,15 +6,9 @@ import argparse
 import math
 import time
 
-import torch
-from gensim.models import KeyedVectors
-
-from pipeline.models.inputs import load_training_inputs
 from pipeline.core.errors import PipelineError, run_stage
 from pipeline.core.files import atomic_path, write_json
 from pipeline.models.registry import get_model, load_train_config
-from pipeline.models.training_log import TrainingLog
-from pipeline.pretrain.word2vec import save_reproducibly
 
 
 def main() -> None:
@@ -38,6 +32,15 @@ def main() -> None:
     if args.model not in config.models:
         raise PipelineError(f"{args.params}: model {args.model!r} is not in train.models ({', '.join(config.models)})")
     params = config.sections[args.model]
+
+    # Imported once the params are valid: torch and gensim take seconds to import.
+    import torch
+    from gensim.models import KeyedVectors
+
+    from pipeline.models.inputs import load_training_inputs
+    from pipeline.models.training_log import TrainingLog
+    from pipeline.pretrain.word2vec import save_reproducibly
+
     # Batches this small gain nothing from intra-op threads; one thread is also what keeps runs reproducible.
     torch.set_num_threads(1)
     inputs = load_training_inputs(args.corpus, args.word2vec, args.images, args.links, args.features,

@@ -10,7 +10,8 @@ from gensim.models import KeyedVectors
 from pipeline.core.errors import PipelineError
 from pipeline.core.params import checked
 from pipeline.models import base
-from pipeline.models.contrastive import ContrastiveParams, masked_info_nce, symmetric_loss, train
+from pipeline.models.contrastive import masked_info_nce, symmetric_loss, train
+from pipeline.models.params import ContrastiveParams
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -108,7 +109,7 @@ def test_a_positive_without_negatives_costs_nothing():
 
 
 def test_contrastive_beats_l2_when_words_differ_in_a_small_direction():
-    from pipeline.models.l2 import L2Params
+    from pipeline.models.params import L2Params
     from pipeline.models.l2 import fit as train_l2
 
     wins = []

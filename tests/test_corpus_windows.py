@@ -7,7 +7,8 @@ from dataclasses import replace
 import numpy as np
 
 from pipeline.models.base import GroundingData
-from pipeline.models.iesg import PAPER_IESG, CorpusWindows
+from pipeline.models.iesg import CorpusWindows
+from pipeline.models.params import PAPER_IESG
 
 
 def test_each_centre_draws_its_own_context_offset_within_the_window():

@@ -158,7 +158,7 @@ def dvc_project(tiny_run, tmp_path_factory) -> Path:
         del document["stages"][stage]
     document["stages"]["featurize"]["deps"] = [
         dep for dep in document["stages"]["featurize"]["deps"] if dep.startswith("data/")]
-    for stage in ("train", "evaluate", "explore"):
+    for stage in ("check_params", "train", "evaluate", "explore"):
         definition = document["stages"][stage].get("do", document["stages"][stage])
         definition["deps"] = [dep for dep in definition["deps"] if dep.startswith(("data/", "dvclive"))]
         definition["cmd"] = definition["cmd"].replace("python stages/", f"{sys.executable} {REPO}/stages/")
@@ -182,9 +182,9 @@ def test_a_model_params_change_reruns_only_that_model_evaluate_and_explore(dvc_p
         document = yaml.safe_load(original)
         document["train"]["iesg"]["epochs"] = 1
         params.write_text(yaml.safe_dump(document))
-        assert list(json.loads(run(["dvc", "status", "--json"], dvc_project).stdout)) == ["train@iesg"]
+        assert list(json.loads(run(["dvc", "status", "--json"], dvc_project).stdout)) == ["check_params", "train@iesg"]
         ran = re.findall(r"Running stage '([^']+)'", run(["dvc", "repro"], dvc_project).stdout)
-        assert ran == ["train@iesg", "evaluate", "explore"]
+        assert ran == ["check_params", "train@iesg", "evaluate", "explore"]
     finally:
         params.write_text(original)
         run(["git", "checkout", "--", "."], dvc_project)

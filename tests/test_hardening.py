@@ -141,6 +141,7 @@ def eval_world(tmp_path_factory) -> dict[str, Path]:
 
 # Each stage: its input flags (taken from the worlds) and its outputs (written under out/).
 OUTPUTS = {
+    "check_params": {},
     "fetch_corpus": {"--text": "text.txt", "--metrics": "corpus.json"},
     "pretrain": {"--out": "word2vec/", "--metrics": "pretrain.json"},
     "map_images": {"--images-dir": "images/", "--mapping-dir": "mapping/", "--metrics": "mapping.json"},
@@ -170,6 +171,7 @@ def stage_inputs(stage: str, world: dict, eval_world: dict) -> dict[str, Path]:
         return {"--params": _explore_params(e), "--images": e["images"], "--links": e["links"],
                 "--features": e["features"], "--vectors": e["vectors"], "--models": e["models"]}
     return {
+        "check_params": {"--params": w["params"]},
         "fetch_corpus": {"--params": w["params"]},
         "pretrain": {"--params": w["params"], "--corpus": w["text"]},
         "map_images": {"--params": w["params"], "--vectors": w["vectors"]},
@@ -318,6 +320,18 @@ def _all_truncated_jpegs(world, tmp):
 # Bad params at stage level for the other stages: test_word2vec.py, test_features.py, test_train_stage.py; every
 # section's params in process: test_every_section_refuses_bad_params_naming_the_key below.
 CASES = {
+    "check_params": {
+        "params_not_yaml": lambda w, e, t: ({"--params": _write(t / "p.yaml", "train: [unclosed\n")}, ["p.yaml"]),
+        "unknown_model": lambda w, e, t: (
+            {"--params": _with_params(w, t, "train", {"models": ["l2", "clip"]})},
+            ["params train.models: unknown model 'clip'; known models: l2, devise, iesg"]),
+        "misspelt_section": lambda w, e, t: (
+            {"--params": _write(t / "p.yaml", w["params"].read_text() + "evalute: {}\n")},
+            ["unknown section 'evalute' (did you mean 'evaluate'?)"]),
+        "evaluate_model_not_trained": lambda w, e, t: (
+            {"--params": _with_params(w, t, "evaluate", {"analysis_model": "joint"})},
+            ["evaluate.analysis_model: 'joint' is not in train.models"]),
+    },
     "fetch_corpus": {
         "missing_text": lambda w, e, t: (_corpus_source(w, t, t / "nowhere.txt"), ["nowhere.txt"]),
         "empty_text": lambda w, e, t: (_corpus_source(w, t, _touch(t / "empty.txt")), ["empty.txt"]),
@@ -438,12 +452,12 @@ def test_bad_input_cases_cover_every_stage_of_the_pipeline():
 PARAM_CASES = {  # section: (class, wrong type, unknown key, out of range), each with what the error must name
     "corpus": ("pipeline.corpus.params:CorpusParams", ({"words_per_line": "many"}, "corpus.words_per_line"),
                ({"word_per_line": 5}, "word_per_line"), ({"words_per_line": 20000}, "words_per_line")),
-    "pretrain": ("pipeline.pretrain.word2vec:PretrainParams", ({"epochs": 1.5}, "pretrain.epochs"),
+    "pretrain": ("pipeline.pretrain.params:PretrainParams", ({"epochs": 1.5}, "pretrain.epochs"),
                  ({"epoch": 2}, "epoch"), ({"sample": 1.5}, "sample")),
     "map_images": ("pipeline.images.params:MapImagesParams", ({"seed": "zero"}, "map_images.seed"),
-                   ({"images": {"sorce": "packaged"}}, "map_images.images: unknown key(s) sorce"),
+                   ({"images": {"sorce": "packaged"}}, "map_images.images: unknown key(s) 'sorce' (did you mean 'source'?)"),
                    ({"split": {"train": 0.9, "val": 0.2, "test": 0.1}}, "map_images.split")),
-    "features": ("pipeline.features.featurize:FeaturesParams", ({"threads": "all"}, "features.threads"),
+    "features": ("pipeline.features.params:FeaturesParams", ({"threads": "all"}, "features.threads"),
                  ({"device": "cuda"}, "device"), ({"num_workers": -1}, "num_workers")),
     "train": ("pipeline.models.registry:load_train_config",
               ({"models": ["iesg"], "iesg": {"epochs": True}}, "train.iesg.epochs"),
@@ -451,7 +465,7 @@ PARAM_CASES = {  # section: (class, wrong type, unknown key, out of range), each
               ({"models": ["iesg"], "iesg": {"momentum": 1.0}}, "momentum")),
     "evaluate": ("pipeline.evaluation.params:EvaluateParams", ({"ks": 5}, "evaluate.ks"),
                  ({"candidate": 10}, "candidate"), ({"ks": [1, 500]}, "ks")),
-    "explore": ("pipeline.explorer.build:ExploreParams", ({"top_k": "many"}, "explore.top_k"),
+    "explore": ("pipeline.explorer.params:ExploreParams", ({"top_k": "many"}, "explore.top_k"),
                 ({"topk": 5}, "topk"), ({"top_k": 0}, "top_k")),
 }
 

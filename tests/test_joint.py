@@ -8,7 +8,8 @@ from gensim.models import KeyedVectors
 from pipeline.core.errors import PipelineError
 from pipeline.core.params import checked
 from pipeline.models import base
-from pipeline.models.joint import JointParams, SkipGramPairs, skip_gram_step, train
+from pipeline.models.joint import SkipGramPairs, skip_gram_step, train
+from pipeline.models.params import JointParams
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

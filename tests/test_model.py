@@ -14,9 +14,10 @@ from gensim.models import KeyedVectors
 from pipeline.models import devise, iesg
 from pipeline.models.base import GroundingData, Projection, TrainingInputs, validation_p1
 from pipeline.models.corpus_sampling import keep_probability
-from pipeline.models.devise import DeviseParams
-from pipeline.models.iesg import PAPER_IESG, CorpusWindows, IESGParams, SparseMomentum, hinge_loss
-from pipeline.models.l2 import L2Params
+from pipeline.models.params import DeviseParams
+from pipeline.models.iesg import CorpusWindows, SparseMomentum, hinge_loss
+from pipeline.models.params import PAPER_IESG, IESGParams
+from pipeline.models.params import L2Params
 from pipeline.models.l2 import fit as train_l2
 
 

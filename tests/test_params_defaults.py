@@ -16,7 +16,7 @@ from pipeline.evaluation.params import EvaluateParams
 from pipeline.explorer.build import ExploreParams
 from pipeline.features.featurize import FeaturesParams
 from pipeline.images.params import MapImagesParams
-from pipeline.models.iesg import PAPER_IESG, IESGParams
+from pipeline.models.params import PAPER_IESG, IESGParams
 from pipeline.models.registry import REGISTRY
 from pipeline.pretrain.word2vec import PretrainParams
 

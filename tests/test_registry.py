@@ -48,7 +48,7 @@ def test_the_train_section_gives_each_listed_model_its_params(tmp_path):
     ("  models: [l2, l2]\n", "listed twice"),
     ("  models: [l2]\n  l2x: {ridge: 1}\n", r"train.l2x: not a registered model"),
     ("  models: [l2]\n  l2: {ridge: -1}\n", r"params train.l2.ridge: must be >= 0, got -1.0$"),
-    ("  models: [l2]\n  l2: {rigde: 1}\n", r"unknown key\(s\) rigde"),
+    ("  models: [l2]\n  l2: {rigde: 1}\n", r"unknown key\(s\) 'rigde' \(did you mean 'ridge'\?\)"),
 ])
 def test_bad_train_sections_are_refused(tmp_path, train, message):
     with pytest.raises(PipelineError, match=message):

@@ -136,5 +136,6 @@ def test_train_refuses_an_unknown_param_and_writes_nothing(stage_inputs):
     (stage_inputs / "params.yaml").write_text("train:\n  models: [iesg]\n  iesg: {lamda: 2}\n")
     result = run_train(stage_inputs, "iesg")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].startswith("error: params train.iesg: unknown key(s) lamda")
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "error: params train.iesg: unknown key(s) 'lamda' (did you mean 'lam'?)")
     assert not (stage_inputs / "models").exists() and not (stage_inputs / "live").exists()

@@ -1,21 +1,27 @@
 """Typed, validated access to ``params.yaml``.
 
 Each stage describes its section as a frozen dataclass; :func:`load_section` reads the section,
-rejects unknown keys, wrong types and out-of-range values with one clear message, and returns
-the dataclass. Nested sections are dataclass-typed fields. A field's bounds are declared with its
-type, ``Annotated[int, Range(ge=1)]``; checks across fields are the dataclass's ``validate()``.
+rejects unknown keys (naming the closest known one), wrong types and out-of-range values with one
+clear message, and returns the dataclass. Nested sections are dataclass-typed fields. A field's
+bounds are declared with its type, ``Annotated[int, Range(ge=1)]``; checks across fields are the
+dataclass's ``validate()``.
+
+The file is read as DVC reads it (ruamel.yaml's safe loader, YAML 1.2): ``1e-3`` is a float, ``yes``/``no``/
+``on``/``off`` are strings, ``017`` is 17 and ``0o17`` is 15, so that what ``dvc params diff`` and ``dvc exp
+run -S`` show is what the stages get.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import operator
+import difflib
 import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
+from ruamel.yaml import YAML, YAMLError
 
 from pipeline.core.errors import PipelineError
 
@@ -57,8 +63,8 @@ def read_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     if not path.is_file():
         raise PipelineError(f"{path}: params file not found; run the stage from the project root")
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
+        data = YAML(typ="safe").load(path.read_text())  # as dvc.utils.serialize.parse_yaml
+    except YAMLError as exc:
         raise PipelineError(f"{path}: not valid YAML ({exc}); fix the syntax") from exc
     if not isinstance(data, dict):
         raise PipelineError(f"{path}: expected a mapping of sections at the top level")
@@ -79,11 +85,9 @@ def from_mapping(cls: type[T], mapping: Any, where: str) -> T:
         raise PipelineError(f"params {where}: expected a mapping, got {type(mapping).__name__}")
     hints = typing.get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(mapping) - set(fields))
+    unknown = sorted(map(str, set(mapping) - set(fields)))
     if unknown:
-        raise PipelineError(
-            f"params {where}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(fields)}"
-        )
+        raise PipelineError(f"params {where}: {unknown_keys_message(unknown, list(fields))}")
     values = {}
     for name, field in fields.items():
         if name not in mapping:
@@ -105,6 +109,18 @@ def checked(instance: T, where: str) -> T:
     """``instance`` (a params dataclass built in code) if params.yaml could hold its values: the types,
     choices, bounds and ``validate()`` that :func:`from_mapping` checks, refused in the same one line."""
     return from_mapping(type(instance), dataclasses.asdict(instance), where)
+def did_you_mean(name: Any, known: typing.Iterable[str]) -> str:
+    """``" (did you mean 'lr'?)"`` for the known name closest to a misspelt ``name``; ``""`` when none is close."""
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unknown_keys_message(unknown: list[str], known: list[str]) -> str:
+    """The error for keys not in ``known``: each with its closest known key, or all known keys when one has none."""
+    named = ", ".join(f"{key!r}{did_you_mean(key, known)}" for key in unknown)
+    if all(did_you_mean(key, known) for key in unknown):
+        return f"unknown key(s) {named}"
+    return f"unknown key(s) {named}; known keys: {', '.join(known)}"
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:

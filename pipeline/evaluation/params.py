@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pipeline.core.params import AT_LEAST_ONE, NON_NEGATIVE, Range
 from pipeline.models.registry import BASELINE_MODEL, GROUNDED_SPACE_MODEL, PAPER_MODEL
 
+from pipeline.core.errors import PipelineError
+
 
 @dataclass(frozen=True)
 class EvaluateParams:
@@ -88,3 +90,14 @@ class EvaluateParams:
         edges = self.frequency_edges
         if not edges or any(e < 1 for e in edges) or sorted(set(edges)) != edges:
             raise ValueError(f"frequency_edges must be strictly increasing positive counts, got {edges}")
+
+    def check_models(self, names: list[str]) -> None:
+        """Refuse an analysis or reference model, or a headline space, that ``train.models`` (``names``) lacks."""
+        for role, name in (("analysis_model", self.analysis_model), ("reference_model", self.reference_model)):
+            if name not in (*names, "random"):
+                raise PipelineError(f"params evaluate.{role}: {name!r} is not in train.models ({', '.join(names)}) "
+                                    "nor 'random'")
+        unknown_spaces = [space for space in self.headline_spaces if space not in ("pretrained", *names)]
+        if unknown_spaces:
+            raise PipelineError(f"params evaluate.headline_spaces: {', '.join(unknown_spaces)} not 'pretrained' nor "
+                                f"in train.models ({', '.join(names)})")

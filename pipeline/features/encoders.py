@@ -31,18 +31,6 @@ from torch import nn
 from pipeline.features._torchvision import import_torchvision
 from pipeline.core.errors import PipelineError
 
-EncoderName = Literal[
-    "efficientnet_lite0",
-    "efficientnet_lite1",
-    "efficientnet_lite2",
-    "resnet18",
-    "resnet34",
-    "resnet50",
-    "resnet101",
-    "resnet152",
-]
-WeightsName = Literal["imagenet", "none"]
-
 _LITE_SIZES = {"efficientnet_lite0": 224, "efficientnet_lite1": 240, "efficientnet_lite2": 260}
 _LITE_CROP_PADDING = 32
 _RESNET_WEIGHTS = {

@@ -15,7 +15,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import h5py
 import numpy as np
@@ -25,22 +25,10 @@ from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from pipeline.features.encoders import Encoder, EncoderName, WeightsName, load_encoder
+from pipeline.features.encoders import Encoder, load_encoder
+from pipeline.features.params import FeaturesParams
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_path
-from pipeline.core.params import AT_LEAST_ONE, NON_NEGATIVE, Range
-
-
-@dataclass(frozen=True)
-class FeaturesParams:
-    """The ``features`` section of params.yaml (see the README for what each key means)."""
-
-    encoder: EncoderName = "efficientnet_lite0"
-    weights: WeightsName = "imagenet"
-    batch_size: Annotated[int, AT_LEAST_ONE] = 4
-    num_workers: Annotated[int, NON_NEGATIVE] = 2
-    threads: Annotated[int, Range(ge=0, why="0: one per available core")] = 0
-    seed: int = 0
 
 
 @dataclass

@@ -19,8 +19,8 @@ import numpy as np
 from gensim.models import KeyedVectors
 
 from pipeline.core.errors import PipelineError
+from pipeline.models.params import Energy
 
-Energy = Literal["dot", "cos"]
 WordSide = Literal["pretrained", "own"]
 Rows = TypeVar("Rows")  # a matrix of row vectors: a numpy array or a torch tensor
 

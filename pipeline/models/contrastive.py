@@ -21,100 +21,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Literal
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipeline.core.params import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Range, checked
 from pipeline.models import l2
+from pipeline.core.params import checked
 from pipeline.models.base import (
-    EarlyStopping, Energy, EpochCallback, EpochLog, EpochRecorder, GroundingData, Projection, Trained,
+    EarlyStopping, EpochCallback, EpochLog, EpochRecorder, GroundingData, Projection, Trained,
     TrainingInputs, energy_matrix, prepare_features, training_center, validation_p1,
 )
-
-MAX_SCALE = 100.0
-"""Upper bound of the logit scale ``1 / temperature`` (CLIP's clamp)."""
-TEMPERATURE_RANGE = Range(ge=1 / MAX_SCALE, why="1 / temperature, the logit scale, is clamped to 100")
-
-
-@dataclass(frozen=True)
-class ImageLossParams:
-    """Hyper-parameters of the contrastive image loss and its optimiser, shared by
-    :class:`ContrastiveParams` and :class:`~pipeline.models.joint.JointParams`.
-
-    Parameters
-    ----------
-    anchor : float
-        Weight of ``mean over mapped words ||t - t_0||^2`` pulling learnable words toward their
-        pretrained vectors ``t_0`` (ignored when ``update_words`` is false).
-    energy : {"cos", "dot"}
-        ``E`` of the logits; also the score of the validation P@1.
-    temperature : float
-        Initial temperature (logits are ``E / temperature``; CLIP starts at 0.07).
-    learn_temperature : bool
-        Learn the temperature (its log, clamped to ``1 / temperature <= 100``) or keep it fixed.
-    init : {"l2", "normal"}
-        ``W`` starts from the ridge regression of the pretrained word vectors on the prepared
-        features (the L2 baseline in the same space) or Gaussian (std ``1 / sqrt(D)``).
-    l2_ridge : float
-        Ridge of that start, as a share of the mean diagonal of ``F^T F`` (as ``train.l2.ridge``).
-    optimizer : {"adam", "sgd"}
-        Adam, or SGD with ``momentum``, for ``W``, the temperature and the learnable words.
-    lr : float
-        Learning rate of ``W`` and the temperature.
-    word_lr : float
-        Learning rate of the learnable word vectors.
-    momentum : float
-        SGD momentum (``optimizer: sgd`` only).
-    weight_decay : float
-        L2 penalty on ``W``.
-    batch_size : int
-        Training images per step (the word -> image direction ranks within the batch).
-    epochs : int
-        Passes over the training images.
-    patience : int
-        Early stopping: stop after this many epochs without a better validation P@1 and keep the
-        best epoch's parameters (0 disables it and keeps the last epoch).
-    normalize_features : bool
-        Scale each CNN feature to unit L2 norm before projecting.
-    center_features : bool
-        Subtract the mean (prepared) training feature before projecting.
-    """
-
-    anchor: Annotated[float, NON_NEGATIVE] = 1.0
-    energy: Energy = "cos"
-    temperature: Annotated[float, TEMPERATURE_RANGE] = 0.07
-    learn_temperature: bool = True
-    init: Literal["l2", "normal"] = "l2"
-    l2_ridge: Annotated[float, NON_NEGATIVE] = 0.01
-    optimizer: Literal["adam", "sgd"] = "adam"
-    lr: Annotated[float, POSITIVE] = 0.01
-    word_lr: Annotated[float, POSITIVE] = 0.01
-    momentum: Annotated[float, Range(ge=0, lt=1)] = 0.9
-    weight_decay: Annotated[float, NON_NEGATIVE] = 0.0
-    batch_size: Annotated[int, AT_LEAST_ONE] = 128
-    epochs: Annotated[int, AT_LEAST_ONE] = 30
-    patience: Annotated[int, NON_NEGATIVE] = 3
-    normalize_features: bool = True
-    center_features: bool = True
-
-
-@dataclass(frozen=True)
-class ContrastiveParams(ImageLossParams):
-    """Hyper-parameters of the contrastive model (``train.contrastive`` / ``train.contrastive_frozen``):
-    those of :class:`ImageLossParams` and
-
-    Parameters
-    ----------
-    update_words : bool
-        Learn the mapped words' vectors (grounded words, scored as ``words: own``) or keep the
-        pretrained ones frozen (the pretrained space: what zero-shot needs).
-    """
-
-    update_words: bool = True
-
+from pipeline.models.params import MAX_SCALE, ContrastiveParams, ImageLossParams
 
 # --------------------------------------------------------------------------------------------
 # The loss

@@ -6,42 +6,15 @@ unit-normalised frozen pretrained word vectors and ``w'`` mapped words not linke
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated
-
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipeline.core.params import AT_LEAST_ONE, POSITIVE, Range
 from pipeline.models.base import (
     EarlyStopping, EpochCallback, EpochLog, EpochRecorder, Projection, Trained, TrainingInputs, unit_rows,
     validation_p1,
 )
-
-
-@dataclass(frozen=True)
-class DeviseParams:
-    """The DeViSE baseline (``train.devise``).
-
-    Parameters
-    ----------
-    margin : float
-        Hinge margin (Frome et al.: 0.1).
-    negatives : int
-        Mapped words drawn per training link (those linked to the image are masked out).
-    lr, momentum, batch_size : float, float, int
-        Momentum SGD on ``W_p``.
-    epochs : int
-        Passes over the training links; the last epoch is kept.
-    """
-
-    margin: Annotated[float, POSITIVE] = 0.1
-    negatives: Annotated[int, AT_LEAST_ONE] = 10
-    lr: Annotated[float, POSITIVE] = 0.01
-    momentum: Annotated[float, Range(ge=0, lt=1)] = 0.9
-    batch_size: Annotated[int, AT_LEAST_ONE] = 16
-    epochs: Annotated[int, AT_LEAST_ONE] = 10
+from pipeline.models.params import DeviseParams
 
 
 def train(

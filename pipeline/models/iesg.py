@@ -15,117 +15,18 @@ so one step costs the same whatever the vocabulary size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Annotated, Literal
-
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.params import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Range
 from pipeline.models import l2
 from pipeline.models.base import (
     EarlyStopping, Energy, EpochCallback, EpochLog, EpochRecorder, GroundingData, Projection, Trained,
     TrainingInputs, prepare_features, training_center, validation_p1,
 )
 from pipeline.models.corpus_sampling import CorpusSampler
-
-
-@dataclass(frozen=True)
-class IESGParams:
-    """Hyper-parameters of IESG (``train.iesg`` in params.yaml).
-
-    Parameters
-    ----------
-    lam : float
-        The paper's lambda: weight of the positive energy in both hinges.
-    margin : float
-        The hinge margin ``m``.
-    negatives : int
-        Negative words ``w'_c`` per triple (the hinge is averaged over them).
-    energy : {"dot", "cos"}
-        ``E``: the paper's inner product, or the cosine (scale-free, so the hinge cannot be met
-        by inflating ``W_p``).
-    context_vectors : {"input", "output"}
-        Which word2vec matrix plays ``e_c`` and ``e'_c``: the input vectors (the same space as
-        ``e_i``) or the output (``syn1neg``) vectors.
-    update_words : bool
-        Learn the word vectors (the paper) or keep them frozen.
-    window : int
-        Context window; the context word is drawn uniformly within it (the paper: 5).
-    sample : float
-        word2vec-style down-sampling of frequent centre words (0 keeps all).
-    max_triples_per_epoch : int
-        Triples drawn per epoch at most (0: one per centre occurrence).
-    lr, momentum, batch_size : float, float, int
-        Momentum SGD (the paper: 0.01, 0.9, 16).
-    weight_decay : float
-        L2 penalty on ``W_p`` (0 in the paper).
-    epochs : int
-        Passes over the corpus windows.
-    patience : int
-        Early stopping: stop after this many epochs without a better validation P@1 and keep the
-        best epoch's parameters (0 disables it and keeps the last epoch).
-    init : {"normal", "l2"}
-        ``W_p`` starts Gaussian (std ``init_scale / sqrt(D)``) or from the L2 baseline's solution.
-    init_scale : float
-        Scale of the Gaussian initialisation.
-    normalize_features : bool
-        Scale each CNN feature to unit L2 norm before projecting.
-    center_features : bool
-        Subtract the mean training feature before projecting, so that the projected images have
-        no shared component (with unnormalised energies, a shared direction can satisfy most
-        hinges at once without telling images apart).
-    init_ridge : float
-        Ridge of the L2 solution that ``W_p`` starts from with ``init: l2`` (see ``L2Params.ridge``).
-    setting : {"tuned", "paper"}
-        ``tuned`` trains with the values above; ``paper`` with :data:`PAPER_IESG` (the paper's
-        objective as written), keeping only ``epochs``, ``patience``, ``sample`` and
-        ``max_triples_per_epoch`` from here.
-    """
-
-    lam: Annotated[float, POSITIVE] = 1.0
-    margin: Annotated[float, NON_NEGATIVE] = 1.0
-    negatives: Annotated[int, AT_LEAST_ONE] = 5
-    energy: Energy = "dot"
-    context_vectors: Literal["input", "output"] = "output"
-    update_words: bool = True
-    window: Annotated[int, AT_LEAST_ONE] = 5
-    sample: Annotated[float, NON_NEGATIVE] = 1e-3
-    max_triples_per_epoch: Annotated[int, NON_NEGATIVE] = 0
-    lr: Annotated[float, POSITIVE] = 0.001
-    momentum: Annotated[float, Range(ge=0, lt=1)] = 0.9
-    batch_size: Annotated[int, AT_LEAST_ONE] = 16
-    weight_decay: Annotated[float, NON_NEGATIVE] = 0.0
-    epochs: Annotated[int, AT_LEAST_ONE] = 3
-    patience: Annotated[int, NON_NEGATIVE] = 1
-    init: Literal["normal", "l2"] = "l2"
-    init_scale: Annotated[float, POSITIVE] = 1.0
-    normalize_features: bool = True
-    center_features: bool = True
-    init_ridge: Annotated[float, NON_NEGATIVE] = 1e-2
-    setting: Literal["tuned", "paper"] = "tuned"
-
-    def effective(self) -> IESGParams:
-        """The parameters actually trained with, after applying ``setting``."""
-        if self.setting == "tuned":
-            return self
-        return replace(
-            PAPER_IESG, epochs=self.epochs, patience=self.patience, sample=self.sample,
-            max_triples_per_epoch=self.max_triples_per_epoch,
-        )
-
-
-PAPER_IESG = IESGParams(
-    lam=5.0, margin=1.0, negatives=1, energy="dot", context_vectors="input", update_words=True,
-    window=5, sample=1e-3, max_triples_per_epoch=0, lr=0.01, momentum=0.9, batch_size=16, weight_decay=0.0,
-    epochs=5, patience=0, init="normal", init_scale=1.0, normalize_features=False, center_features=False,
-    init_ridge=1e-2, setting="tuned",
-)
-"""The paper's setting: everything it states, and the plainest reading of what it leaves open (every
-field spelt out, so that it does not follow the defaults, which are params.yaml's tuned ``train.iesg``).
-``setting`` is ``tuned``: these values are the ones trained with."""
+from pipeline.models.params import IESGParams
 
 
 def energy(a: torch.Tensor, b: torch.Tensor, kind: Energy) -> torch.Tensor:

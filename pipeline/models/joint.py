@@ -22,57 +22,22 @@ most ``text_pairs_per_epoch`` pairs per epoch, interleaved with the image steps.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Annotated
-
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.params import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, checked
+from pipeline.core.params import checked
 from pipeline.models.base import (
     EarlyStopping, EpochCallback, EpochLog, EpochRecorder, Projection, Trained, TrainingInputs, energy_matrix,
     prepare_features, training_center, validation_p1,
 )
 from pipeline.models.contrastive import (
-    Batches, ImageLossParams, initial_projection, logit_scale_of, make_optimizer, scale_value, symmetric_loss,
+    Batches, initial_projection, logit_scale_of, make_optimizer, scale_value, symmetric_loss,
     unit_rows_torch,
 )
 from pipeline.models.corpus_sampling import CorpusSampler
-
-
-@dataclass(frozen=True)
-class JointParams(ImageLossParams):
-    """Hyper-parameters of the joint model (``train.joint``); every word is learnable.
-
-    Parameters
-    ----------
-    text_pairs_per_epoch : int
-        Skip-gram ``(centre, context)`` pairs drawn per epoch (bounds the text cost; 0 trains the
-        image loss alone, an ablation).
-    text_batch_size : int
-        Pairs per text step.
-    text_lr : float
-        SGD learning rate of the text loss (summed over the pairs of a step, as word2vec's
-        per-pair updates; word2vec itself decays 0.025 to 0.0001).
-    window : int
-        Context window: the context is drawn uniformly within ``window`` words of the centre.
-    negatives : int
-        Negative words per pair (unigram^0.75).
-    sample : float
-        word2vec's down-sampling of frequent words (0 keeps all).
-    The image loss's: as :class:`~pipeline.models.contrastive.ImageLossParams`; ``word_lr`` is the
-    rate of the image loss on the mapped words' input vectors and ``anchor`` 0 leaves only the text
-    holding them.
-    """
-
-    text_pairs_per_epoch: Annotated[int, NON_NEGATIVE] = 300_000
-    text_batch_size: Annotated[int, AT_LEAST_ONE] = 4096
-    text_lr: Annotated[float, POSITIVE] = 0.0025
-    window: Annotated[int, AT_LEAST_ONE] = 5
-    negatives: Annotated[int, AT_LEAST_ONE] = 5
-    sample: Annotated[float, NON_NEGATIVE] = 1e-3
+from pipeline.models.params import JointParams
 
 
 class SkipGramPairs(CorpusSampler):

@@ -6,34 +6,13 @@ solved in closed form.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated
-
 import numpy as np
 
-from pipeline.core.params import NON_NEGATIVE
 from pipeline.models.base import (
     EpochCallback, EpochLog, EpochRecorder, GroundingData, Projection, Trained, TrainingInputs,
     prepare_features, training_center, validation_p1,
 )
-
-
-@dataclass(frozen=True)
-class L2Params:
-    """The L2 baseline (``train.l2``).
-
-    Parameters
-    ----------
-    ridge : float
-        The penalty as a share of the mean diagonal of the (link-weighted) Gram matrix ``F^T F``,
-        so that one value means the same for raw and for unit-normalised features.
-    normalize_features, center_features : bool
-        Scale each CNN feature to unit length, then subtract the mean training feature, before regressing.
-    """
-
-    ridge: Annotated[float, NON_NEGATIVE] = 1e-2
-    normalize_features: bool = True
-    center_features: bool = True
+from pipeline.models.params import L2Params
 
 
 def fit(data: GroundingData, word_vectors: np.ndarray, params: L2Params) -> Projection:

@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.params import from_mapping, read_params
+from pipeline.core.params import did_you_mean, from_mapping, read_params
 
 if TYPE_CHECKING:
     from pipeline.models.base import EpochCallback, Trained, TrainingInputs
@@ -29,6 +29,8 @@ PAPER_MODEL = "iesg"
 """The model the paper introduces: the default model of the CLI and of evaluate's analysis."""
 BASELINE_MODEL = "l2"
 """The paper's baseline: what every model is compared with (evaluate's reference, the CLI's comparison)."""
+BUILT_IN_PARAMS = "pipeline.models.params"
+"""The torch-free module of the built-in models' params dataclasses."""
 GROUNDED_SPACE_MODEL = "joint"
 """The grounded model shown first: its word space is a headline metric beside the pretrained one, and the
 explorer page opens on it."""
@@ -41,9 +43,9 @@ class ModelSpec:
     Attributes
     ----------
     module : str
-        The module that defines the model (imported on first use of :attr:`params` or :attr:`train`).
+        The module that defines the model; ``module.train`` is its train function (imported on first use).
     params_class : str
-        Name of its params dataclass in ``module``; ``module.train`` is its train function.
+        Name of its params dataclass, in ``params_module``.
     label : str
         How tables name it (the README's results tables).
     description : str
@@ -57,6 +59,9 @@ class ModelSpec:
         for a model the paper does not report.
     paper_similarity : dict
         Luo's reported Spearman per word-similarity benchmark (Table 3).
+    params_module : str or None
+        The module of the params dataclass; None: ``module``. The built-in models keep theirs in the
+        torch-free ``pipeline.models.params``, so that params are checked before torch is imported.
     """
 
     module: str
@@ -67,6 +72,7 @@ class ModelSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     paper_matching: dict[str, PrecisionAtK] = field(default_factory=dict)
     paper_similarity: dict[str, float] = field(default_factory=dict)
+    params_module: str | None = None
 
     def code(self) -> ModuleType:
         """The model's module, imported now if it was not yet."""
@@ -74,7 +80,7 @@ class ModelSpec:
 
     @property
     def params(self) -> type:
-        return getattr(self.code(), self.params_class)
+        return getattr(importlib.import_module(self.params_module or self.module), self.params_class)
 
     @property
     def train(self) -> Callable[[TrainingInputs, Any, int, EpochCallback | None], Trained]:
@@ -92,21 +98,24 @@ class ModelSpec:
         return from_mapping(self.params, {**self.defaults, **(mapping or {})}, where)
 
 
+
 _IESG = ModelSpec(
     "pipeline.models.iesg", "IESGParams", "IESG", "Image-Enhanced Skip-Gram (Luo): corpus windows + image hinge",
-    reads_text=True,
+    reads_text=True, params_module=BUILT_IN_PARAMS,
     paper_matching={"image_to_word": (62.9, 80.1, 85.8), "word_to_image": (31.0, 52.3, 62.5)},
     paper_similarity={"ws353_similarity": 0.680, "ws353_relatedness": 0.593},
 )
 _CONTRASTIVE = ModelSpec("pipeline.models.contrastive", "ContrastiveParams", "contrastive (grounded)",
-                         "symmetric InfoNCE between projected images and mapped word vectors")
+                         "symmetric InfoNCE between projected images and mapped word vectors",
+                         params_module=BUILT_IN_PARAMS)
 
 REGISTRY: dict[str, ModelSpec] = {  # in the order tables list them
     "l2": ModelSpec("pipeline.models.l2", "L2Params", "L2",
                     "ridge regression of word vectors on image features (the paper's baseline)",
-                    paper_matching={"image_to_word": (28.8, 55.4, 69.3), "word_to_image": (28.3, 46.6, 56.9)}),
+                    paper_matching={"image_to_word": (28.8, 55.4, 69.3), "word_to_image": (28.3, 46.6, 56.9)},
+                    params_module=BUILT_IN_PARAMS),
     "devise": ModelSpec("pipeline.models.devise", "DeviseParams", "DeViSE",
-                        "DeViSE ranking hinge against frozen unit word vectors"),
+                        "DeViSE ranking hinge against frozen unit word vectors", params_module=BUILT_IN_PARAMS),
     "iesg": _IESG,
     "iesg_paper": _IESG.variant("IESG (paper setting)",
                                 "IESG with the paper's objective as written, beside the tuned one", setting="paper"),
@@ -116,7 +125,7 @@ REGISTRY: dict[str, ModelSpec] = {  # in the order tables list them
     "contrastive": _CONTRASTIVE,
     "joint": ModelSpec("pipeline.models.joint", "JointParams", "joint",
                        "skip-gram negative sampling and contrastive image loss trained together, every word learnable",
-                       reads_text=True),
+                       reads_text=True, params_module=BUILT_IN_PARAMS),
 }
 
 PAPER_PRETRAINED_SIMILARITY = {"ws353_similarity": 0.702, "ws353_relatedness": 0.604}
@@ -126,7 +135,8 @@ PAPER_PRETRAINED_SIMILARITY = {"ws353_similarity": 0.702, "ws353_relatedness": 0
 def get_model(name: str) -> ModelSpec:
     """The registered model ``name``; an unknown name is one error naming the known ones."""
     if name not in REGISTRY:
-        raise PipelineError(f"params train.models: unknown model {name!r}; known models: {', '.join(REGISTRY)}")
+        raise PipelineError(f"params train.models: unknown model {name!r}{did_you_mean(name, REGISTRY)}; "
+                            f"known models: {', '.join(REGISTRY)}")
     return REGISTRY[name]
 
 
@@ -172,7 +182,8 @@ def load_train_config(path: str = "params.yaml", only: str | None = None) -> Tra
             continue
         if key not in REGISTRY:
             raise PipelineError(
-                f"params train.{key}: not a registered model; known models: {', '.join(REGISTRY)} (or seed, models)"
+                f"params train.{key}: not a registered model{did_you_mean(key, [*REGISTRY, 'seed', 'models'])}; "
+                f"known models: {', '.join(REGISTRY)} (or seed, models)"
             )
         if only is None or key == only:
             sections[key] = REGISTRY[key].read_params(value, f"train.{key}")
