@@ -21,7 +21,8 @@ mutmut (pinned in requirements.txt) writes every mutant of a function into a cop
 (``mutants/``), each behind a trampoline that picks the one named by ``MUTANT_UNDER_TEST``, records
 once which tests reach which function, then runs, for each mutant, only those tests in a forked
 pytest (``-x``). The stage scripts that tests start in subprocesses inherit the variable and import
-the mutated copy (tests/conftest.py sets their PYTHONPATH), so a stage run can kill a mutant too.
+the mutated copy (tests/conftest.py sets their PYTHONPATH), so a stage run can kill a mutant too; the
+pytest plugin bench/mutation_plugin.py (``pytest_add_cli_args`` of ``[tool.mutmut]``) collects their hits.
 The config is ``[tool.mutmut]`` of pyproject.toml; this script runs it in a temporary copy of the
 checkout's files (tracked and untracked, not ignored ones: no ``data/``) with ``only_mutate`` set to
 the modules asked for, so the working tree stays clean; ``--workdir DIR`` keeps that copy (then
@@ -37,7 +38,7 @@ taken out of the survivors), and the score killed / (mutants - equivalent) again
 change, to be killed with a test or declared equivalent. Too slow for CI: not part of pytest.
 
 Cost: the stats run is the whole suite; then each mutant runs, in a fresh pytest session, the tests
-that reach its function. tests/conftest.py keeps the tiny run of the stats run (unmutated) and copies
+that reach its function. bench/mutation_plugin.py keeps the tiny run of the stats run (unmutated) and copies
 it instead of building it for a mutant whose function the tiny run's stages do not reach, and runs
 a mutant's tests without tiny_run first.
 """

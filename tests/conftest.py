@@ -3,7 +3,6 @@ even when another clone is pip-installed in editable mode on the same machine.
 
 Also the shared ``tiny_run`` fixture: the pipeline's stages from featurize on run for real on tiny inputs."""
 
-import json
 import os
 import random
 import shutil
@@ -114,110 +113,6 @@ def _write_tiny_inputs(root: Path) -> None:
     shutil.copy(Path(REPO) / "dvc.yaml", root / "dvc.yaml")
 
 
-# Mutation testing (bench/mutation.py, mutmut 3). mutmut runs these tests in its copy of the checkout
-# with MUTANT_UNDER_TEST naming the active mutant; the stage scripts that tests run in subprocesses
-# inherit it (and import that copy: PYTHONPATH above), so a failing stage kills a mutant too. While
-# mutmut records which tests reach which function (MUTANT_UNDER_TEST=stats), a subprocess's hits
-# would be lost and its trampolines would look for mutmut's config in the subprocess's working
-# directory and fail: the subprocesses then load the sitecustomize below, which reads the config of
-# the copy and writes their hits to a folder, and each test's hits are handed to mutmut before it
-# files them under that test. Without mutmut none of this runs.
-def _mutmut_recording() -> bool:
-    return os.environ.get("MUTANT_UNDER_TEST") == "stats" and "mutmut" in sys.modules
-
-
-_SUBPROCESS_HITS = """\
-import atexit, json, os
-if os.environ.get("MUTANT_UNDER_TEST") == "stats":
-    from mutmut import configuration
-    from mutmut.state import state
-    _cwd = os.getcwd()
-    os.chdir(os.environ["MUTMUT_HITS_ROOT"])
-    configuration.config()
-    os.chdir(_cwd)
-    def _write_hits():
-        with open(os.path.join(os.environ["MUTMUT_HITS_DIR"], f"{os.getpid()}.json"), "w") as f:
-            json.dump(sorted(state()._stats), f)
-    atexit.register(_write_hits)
-"""
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _mutmut_subprocess_hits(tmp_path_factory: pytest.TempPathFactory):
-    if not _mutmut_recording():
-        yield
-        return
-    hits = tmp_path_factory.mktemp("mutmut_hits")
-    (hits / "sitecustomize.py").write_text(_SUBPROCESS_HITS)
-    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "MUTMUT_HITS_DIR", "MUTMUT_HITS_ROOT")}
-    os.environ.update(PYTHONPATH=os.pathsep.join((str(hits), os.environ["PYTHONPATH"])),
-                      MUTMUT_HITS_DIR=str(hits), MUTMUT_HITS_ROOT=REPO)
-    yield
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_teardown(item):
-    """Hand the hits of this test's subprocesses to mutmut (whose own teardown hook runs after)."""
-    folder = os.environ.get("MUTMUT_HITS_DIR")
-    if not (folder and _mutmut_recording()):
-        return
-    from mutmut.state import state
-
-    for path in Path(folder).glob("*.json"):
-        state()._stats.update(json.loads(path.read_text()))
-        path.unlink()
-
-
-# Under mutmut, each mutant's tests run in a fresh pytest session, which would build tiny_run (three
-# stages in subprocesses) again for every mutant that a tiny_run test reaches. The stats run (the
-# unmutated code) keeps its tiny run and the functions its stages reached in _TINY_RUN_CACHE, tagged
-# with a fingerprint of the code they ran; a later session copies it instead of building, unless the
-# active mutant is in a function the build reached (then the mutant could change the tiny run, and it
-# is built anew, as without the cache). The copy is what the build would make: the same code on the
-# same inputs. Without mutmut none of this runs.
-_TINY_RUN_CACHE = Path(REPO) / ".mutmut_tiny_run"
-
-
-def _tiny_run_fingerprint() -> str:
-    """Hash of what a tiny run depends on: the package and the stage scripts (mutmut's copies, the
-    trampolines included), this file and dvc.yaml."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    files = [p for folder in ("pipeline", "stages") for p in sorted((Path(REPO) / folder).rglob("*.py"))]
-    for path in [*files, Path(__file__), Path(REPO) / "dvc.yaml"]:
-        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def _under_mutmut() -> bool:
-    return "mutmut" in sys.modules and "MUTANT_UNDER_TEST" in os.environ
-
-
-def _cached_tiny_run(root: Path) -> bool:
-    """Copy the unmutated tiny run into ``root`` if it is the one this session would build."""
-    if not _under_mutmut():
-        return False
-    mutant = os.environ["MUTANT_UNDER_TEST"]
-    if mutant != "" and "__mutmut_" not in mutant:  # stats, fail, list_all_tests: build as usual
-        return False
-    try:
-        meta = json.loads((_TINY_RUN_CACHE / "meta.json").read_text())
-    except (OSError, ValueError):
-        return False
-    if meta.get("fingerprint") != _tiny_run_fingerprint():
-        return False
-    if mutant and mutant.partition("__mutmut_")[0] in set(meta["reached"]):
-        return False
-    shutil.copytree(_TINY_RUN_CACHE / "root", root, dirs_exist_ok=True)
-    return True
-
-
 def _build_tiny_run(root: Path) -> None:
     _write_tiny_inputs(root)
     commands = [["featurize"], *(["train", "--model", name] for name in TINY_MODELS), ["evaluate"], ["explore"]]
@@ -227,49 +122,15 @@ def _build_tiny_run(root: Path) -> None:
         assert result.returncode == 0, f"{stage} {' '.join(options)} failed on the tiny run:\n{result.stderr[-3000:]}"
 
 
-def _build_and_cache_tiny_run(root: Path) -> None:
-    """While mutmut records hits: build, then keep the tiny run and every function it reached (in this
-    process and in the stage subprocesses, whose hit files are left for pytest_runtest_teardown)."""
-    from mutmut.state import state
-
-    before = set(state()._stats)
-    state()._stats.clear()
-    folder = Path(os.environ["MUTMUT_HITS_DIR"])
-    seen = set(folder.glob("*.json"))
-    _build_tiny_run(root)
-    reached = set(state()._stats)
-    state()._stats.update(before)
-    for path in set(folder.glob("*.json")) - seen:
-        reached.update(json.loads(path.read_text()))
-    staging = _TINY_RUN_CACHE.with_name(_TINY_RUN_CACHE.name + f".{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(root, staging / "root")
-    (staging / "meta.json").write_text(json.dumps({"fingerprint": _tiny_run_fingerprint(),
-                                                   "reached": sorted(reached)}))
-    shutil.rmtree(_TINY_RUN_CACHE, ignore_errors=True)
-    staging.rename(_TINY_RUN_CACHE)
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items):
-    """Under mutmut with a mutant active, run the tests without tiny_run first: with ``-x``, a mutant that
-    a unit test kills then never waits for a tiny run; the same tests run, only in another order."""
-    if _under_mutmut() and "__mutmut_" in os.environ["MUTANT_UNDER_TEST"]:
-        items.sort(key=lambda item: "tiny_run" in getattr(item, "fixturenames", ()))
-
-
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project root where featurize (random ResNet-18), train, evaluate and explore ran on tiny inputs.
 
     8 nouns with 4 generated 40x40 images each (train, train, val, test), links noun -> its images
     and animal -> the animal images, 8-d word2vec vectors; every artifact at its dvc.yaml path.
     """
     root = tmp_path_factory.mktemp("tiny_run")
-    if _cached_tiny_run(root):
-        return root
-    if _mutmut_recording() and os.environ.get("MUTMUT_HITS_DIR"):
-        _build_and_cache_tiny_run(root)
-    else:
-        _build_tiny_run(root)
+    # bench/mutation.py's pytest plugin (bench/mutation_plugin.py) reuses the unmutated tiny run under mutmut
+    wrap = getattr(request.config, "wrap_tiny_run_build", None)
+    (wrap(_build_tiny_run) if wrap else _build_tiny_run)(root)
     return root
