@@ -6,6 +6,18 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 
+Retrieval = Literal["plain", "csls", "inverted_softmax"]
+
+
+@dataclass(frozen=True)
+class DefaultRetrieval:
+    """The default retrieval of each direction (:mod:`pipeline.evaluation.retrieval`): a correction can help
+    one direction and cost the other."""
+
+    word_to_image: Retrieval = "inverted_softmax"
+    image_to_word: Retrieval = "plain"
+
+
 @dataclass(frozen=True)
 class EvaluateParams:
     """The ``evaluate`` section of params.yaml.
@@ -35,6 +47,17 @@ class EvaluateParams:
     headline_spaces : list of str
         Word spaces (``pretrained`` or a model that learns word vectors) whose similarity scores are
         headline metrics; every space is scored in the details either way.
+    retrieval : DefaultRetrieval
+        The default retrieval of full rankings per direction, each ``plain``, ``csls`` or
+        ``inverted_softmax``: the word -> image one gives the headline R@1 and hub share, and both are
+        the defaults of a caller that ranks by :func:`pipeline.evaluation.retrieval.corrected_scores`. The
+        matching table's P@k stays plain (the paper's protocol); the retrieval section has every retrieval.
+    retrieval_k : int
+        CSLS neighbourhood: an item's hubness is its mean score with its ``retrieval_k`` best queries.
+    retrieval_temperature : float
+        Inverted-softmax temperature (on the score scale; cosine scores lie in [-1, 1]).
+    k_occurrence : int
+        The k of the k-occurrence N_k whose skewness measures hubness.
     analysis_model : str
         Model whose errors, frequency breakdown of P@1 in the report, and examples are analysed.
     analysis_score : {"dot", "cos"}
@@ -68,6 +91,10 @@ class EvaluateParams:
     headline_score: Literal["dot", "cos"] = "cos"
     headline_spaces: list[str] = field(default_factory=lambda: ["pretrained", "joint"])
     frequency_edges: list[int] = field(default_factory=lambda: [100, 1000, 10000])
+    retrieval: DefaultRetrieval = field(default_factory=DefaultRetrieval)
+    retrieval_k: int = 10
+    retrieval_temperature: float = 0.1
+    k_occurrence: int = 10
     analysis_model: str = "iesg"
     analysis_score: Literal["dot", "cos"] = "dot"
     sparsity_max_count: int = 100
@@ -90,8 +117,11 @@ class EvaluateParams:
         for name in ("sparsity_max_count", "synonym_max_hops", "bootstrap_resamples"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
+        if not self.retrieval_temperature > 0:
+            raise ValueError(f"retrieval_temperature must be > 0, got {self.retrieval_temperature}")
         if not 0 < self.synonym_min_path_similarity <= 1:
             raise ValueError("synonym_min_path_similarity must be in (0, 1]")
-        for name in ("n_examples", "top_examples", "thumbnail_px", "analogy_restrict_vocab"):
+        for name in ("n_examples", "top_examples", "thumbnail_px", "analogy_restrict_vocab", "retrieval_k",
+                     "k_occurrence"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
