@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ def write_plots(out_dir: Path, frequency: dict, shares: dict, curves: dict[str, 
     empty bucket), the error shares, and every model's per-epoch curve of each metric in ``curves``
     (``<metric>_per_epoch.csv``, one column per model, so that the plot draws one line per model; a cell
     is empty where a model logged no value)."""
+    from pipeline.evaluation.hubness import headline_retrieval
     from pipeline.evaluation.protocol import DIRECTIONS
 
     with atomic_path(out_dir) as staged:
@@ -82,7 +84,8 @@ HEADLINE_BENCHMARKS = {"ws353_similarity": "ws353_sim", "ws353_relatedness": "ws
 
 def headline(metrics: dict, params: EvaluateParams) -> dict:
     """The few numbers compared across experiments: test P@1 of each model both ways (``headline_score``),
-    validation P@1 of each model, and the main word-similarity scores of the ``headline_spaces``."""
+    validation P@1 of each model, the main word-similarity scores of the ``headline_spaces``, and each model's
+    word -> image full-ranking R@1 and top-1 hub share by the default ``retrieval``."""
     from pipeline.evaluation.protocol import DIRECTIONS
 
     score = params.headline_score
@@ -94,7 +97,20 @@ def headline(metrics: dict, params: EvaluateParams) -> dict:
         "similarity": {space: {short: metrics["similarity"][space][name]["spearman"]
                                for name, short in HEADLINE_BENCHMARKS.items()}
                        for space in params.headline_spaces if space in metrics["similarity"]},
+        "retrieval": headline_retrieval(metrics["retrieval"]["models"], list(metrics["val_p1"]), score,
+                                        params.retrieval.word_to_image),
     }
+
+
+def retrieval_summary(metrics: dict, params: EvaluateParams) -> str:
+    """One clause on the best model by validation P@1: its word -> image hub share and R@1, plain and by
+    the default retrieval."""
+    best = max(metrics["val_p1"], key=lambda name: metrics["val_p1"][name])
+    by_retrieval = metrics["retrieval"]["models"][best][params.headline_score]
+    default = params.retrieval.word_to_image
+    plain, chosen = (by_retrieval[r]["word_to_image"] for r in ("plain", default))
+    return (f"{best} ({params.headline_score}) word->image top-1 hub {plain['hub']['share']:.1%} of words plain, "
+            f"{chosen['hub']['share']:.1%} by {default}, R@1 {plain['r1']:.3f} -> {chosen['r1']:.3f}")
 
 
 def main() -> None:
@@ -123,6 +139,7 @@ def main() -> None:
     import numpy as np
 
     from pipeline.evaluation.analysis import classify_errors, error_shares, examples, p1_by_frequency
+    from pipeline.evaluation.hubness import evaluate_retrieval
     from pipeline.evaluation.plots import read_plot_specs
     from pipeline.evaluation.protocol import (
         DIRECTIONS, Matcher, build_data, draw_candidates, evaluate_matching, random_projection,
@@ -155,6 +172,14 @@ def main() -> None:
     matching, rankings = evaluate_matching(data, matchers, sets, params.ks)
     add_matching_intervals(matching, rankings, data.pair_image, params.ks, params.reference_model,
                            params.bootstrap_resamples, params.seed)
+    retrieval = {
+        "settings": {"default": dataclasses.asdict(params.retrieval), "k": params.retrieval_k,
+                     "temperature": params.retrieval_temperature, "k_occurrence": params.k_occurrence,
+                     "image_pool": params.image_pool, "score": params.headline_score},
+        "models": evaluate_retrieval(data, matchers, sets, image_pool(data, params.image_pool), params.ks,
+                                     params.retrieval_k, params.retrieval_temperature, params.k_occurrence,
+                                     params.bootstrap_resamples, params.seed),
+    }
     similarity = {space: evaluate_vectors(vectors, params.analogy_restrict_vocab) for space, vectors in spaces.items()}
     add_similarity_intervals(
         similarity, {space: {b.name: pair_scores(vectors, b)[:2] for b in PAIR_BENCHMARKS}
@@ -189,6 +214,7 @@ def main() -> None:
         "val_p1": val_p1,
         "similarity": similarity,
         "errors": shares,
+        "retrieval": retrieval,
     }
     caption = (f"Model {params.analysis_model}, {params.analysis_score} score; sparsity: true word count < "
                f"{params.sparsity_max_count}; synonym: WordNet within {params.synonym_max_hops} hypernym links or "
@@ -211,6 +237,7 @@ def main() -> None:
         f"{w2i['p1']:.3f} (random {matching['random']['image_to_word'][params.analysis_score]['p1']:.3f}); "
         f"WS353 sim pretrained {similarity['pretrained']['ws353_similarity']['spearman']}, {analysed} "
         f"{similarity[analysed]['ws353_similarity']['spearman']}; {shares['errors']:,} top-1 errors typed; "
+        f"{retrieval_summary(metrics, params)}; "
         f"report {args.report}/index.html in {time.perf_counter() - started:.1f} s"
     )
 

@@ -69,7 +69,7 @@ def test_report_is_offline_and_complete(tiny_run):
                                        for ref in elements.references)
     assert all((index.parent / ref).is_file() for ref in elements.references)
     assert elements.headings == ["Matching on the test split", "Word similarity (Spearman) and analogy",
-                                 "Error analysis", "DVC plots", "Examples"]
+                                 "Error analysis", "DVC plots", "Examples", "Full-ranking retrieval and hubness"]
     assert elements.counts["svg"] == 5 and elements.counts["table"] >= 5
     # 4 test images with their top words; 4 test words with their top-5 test images
     assert elements.counts["img"] == 4 + 4 * 5

@@ -11,6 +11,18 @@ from pipeline.models.registry import BASELINE_MODEL, GROUNDED_SPACE_MODEL, PAPER
 from pipeline.core.errors import PipelineError
 
 
+Retrieval = Literal["plain", "csls", "inverted_softmax"]
+
+
+@dataclass(frozen=True)
+class DefaultRetrieval:
+    """The default retrieval of each direction (:mod:`pipeline.evaluation.retrieval`): a correction can help
+    one direction and cost the other."""
+
+    word_to_image: Retrieval = "inverted_softmax"
+    image_to_word: Retrieval = "plain"
+
+
 @dataclass(frozen=True)
 class EvaluateParams:
     """The ``evaluate`` section of params.yaml.
@@ -40,6 +52,17 @@ class EvaluateParams:
     headline_spaces : list of str
         Word spaces (``pretrained`` or a model that learns word vectors) whose similarity scores are
         headline metrics; every space is scored in the details either way.
+    retrieval : DefaultRetrieval
+        The default retrieval of full rankings per direction, each ``plain``, ``csls`` or
+        ``inverted_softmax``: the word -> image one gives the headline R@1 and hub share, and both are
+        the defaults of a caller that ranks by :func:`pipeline.evaluation.retrieval.corrected_scores`. The
+        matching table's P@k stays plain (the paper's protocol); the retrieval section has every retrieval.
+    retrieval_k : int
+        CSLS neighbourhood: an item's hubness is its mean score with its ``retrieval_k`` best queries.
+    retrieval_temperature : float
+        Inverted-softmax temperature (on the score scale; cosine scores lie in [-1, 1]).
+    k_occurrence : int
+        The k of the k-occurrence N_k whose skewness measures hubness.
     analysis_model : str
         Model whose errors, frequency breakdown of P@1 in the report, and examples are analysed.
     analysis_score : {"dot", "cos"}
@@ -73,6 +96,10 @@ class EvaluateParams:
     headline_score: Literal["dot", "cos"] = "cos"
     headline_spaces: list[str] = field(default_factory=lambda: ["pretrained", GROUNDED_SPACE_MODEL])
     frequency_edges: list[int] = field(default_factory=lambda: [100, 1000, 10000])
+    retrieval: DefaultRetrieval = field(default_factory=DefaultRetrieval)
+    retrieval_k: Annotated[int, AT_LEAST_ONE] = 10
+    retrieval_temperature: Annotated[float, Range(gt=0)] = 0.1
+    k_occurrence: Annotated[int, AT_LEAST_ONE] = 10
     analysis_model: str = PAPER_MODEL
     analysis_score: Literal["dot", "cos"] = "dot"
     sparsity_max_count: Annotated[int, NON_NEGATIVE] = 100

@@ -130,6 +130,35 @@ def matching_table(matching: dict, ks: list[int]) -> Table:
     return Table(head, rows)
 
 
+def retrieval_table(retrieval: dict, ks: list[int]) -> Table:
+    """Rows per model, direction and retrieval at the headline score: full-ranking R@k (95% interval), P@1 of
+    the candidate sets, their paired differences to plain retrieval, and the hub figures."""
+    score = retrieval["settings"]["score"]
+    head = ["model", "direction", "retrieval", *(f"R@{k}" for k in ks), "R@1 − plain", "P@1", "P@1 − plain",
+            "top-1 hub: queries (share)", "distinct top-1 (share)", f"N{retrieval['settings']['k_occurrence']} skew",
+            "R@k queries"]
+    rows = []
+    for model, scores in retrieval["models"].items():
+        for direction in ARROWS:
+            for name, directions in scores[score].items():
+                entry = directions[direction]
+                hub, ci, versus = entry["hub"], entry.get("ci", {}), entry.get("vs_plain", {})
+                rows.append([
+                    Cell(model), Cell(ARROWS[direction]),
+                    Cell(name.replace("_", " ") + (" (default)" if retrieval["settings"]["default"][direction] == name
+                                                   else "")),
+                    *(_with_interval(entry[f"r{k}"], ci.get(f"r{k}"), 100, 1) for k in ks),
+                    _difference(versus.get("r1"), 100, 1),
+                    _with_interval(entry["p1"], ci.get("p1"), 100, 1),
+                    _difference(versus.get("p1"), 100, 1),
+                    Cell(f"{hub['count']} of {hub['queries']} ({_pct(hub['share'])})"),
+                    Cell(f"{hub['distinct']} ({_pct(hub['distinct_share'])})"),
+                    Cell(_num(hub["k_occurrence_skewness"], 2)),
+                    Cell(str(entry["recall_queries"])),
+                ])
+    return Table(head, rows)
+
+
 def _entries(matching: dict) -> list[dict]:
     return [entry for directions in matching.values() for scores in directions.values() for entry in scores.values()]
 
@@ -213,6 +242,8 @@ def render_page(
     return TEMPLATES.get_template("report.html.j2").render(
         image_pool=str(metrics["data"].get("image_pool", "all")),
         matching=matching_table(metrics["matching"], ks),
+        retrieval=retrieval_table(metrics["retrieval"], ks) if "retrieval" in metrics else None,
+        retrieval_settings=metrics.get("retrieval", {}).get("settings"),
         similarity=similarity_table(metrics["similarity"]),
         caption=caption,
         frequency=frequency_table(frequency),
