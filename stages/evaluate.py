@@ -27,7 +27,6 @@ def write_plots(out_dir: Path, frequency: dict, shares: dict, curves: dict[str, 
     empty bucket), the error shares, and every model's per-epoch curve of each metric in ``curves``
     (``<metric>_per_epoch.csv``, one column per model, so that the plot draws one line per model; a cell
     is empty where a model logged no value)."""
-    from pipeline.evaluation.hubness import headline_retrieval
     from pipeline.evaluation.protocol import DIRECTIONS
 
     with atomic_path(out_dir) as staged:
@@ -86,6 +85,7 @@ def headline(metrics: dict, params: EvaluateParams) -> dict:
     """The few numbers compared across experiments: test P@1 of each model both ways (``headline_score``),
     validation P@1 of each model, the main word-similarity scores of the ``headline_spaces``, and each model's
     word -> image full-ranking R@1 and top-1 hub share by the default ``retrieval``."""
+    from pipeline.evaluation.hubness import headline_retrieval
     from pipeline.evaluation.protocol import DIRECTIONS
 
     score = params.headline_score
@@ -142,7 +142,7 @@ def main() -> None:
     from pipeline.evaluation.hubness import evaluate_retrieval
     from pipeline.evaluation.plots import read_plot_specs
     from pipeline.evaluation.protocol import (
-        DIRECTIONS, Matcher, build_data, draw_candidates, evaluate_matching, random_projection,
+        DIRECTIONS, Matcher, build_data, draw_candidates, evaluate_matching, image_pool, random_projection,
         read_features, read_images, read_links, read_trained, read_vectors, word_matrix,
     )
     from pipeline.evaluation.report import write_report
