@@ -36,9 +36,11 @@ class EvaluateParams:
         Word spaces (``pretrained`` or a model that learns word vectors) whose similarity scores are
         headline metrics; every space is scored in the details either way.
     analysis_model : str
-        Model whose errors, frequency breakdown of P@1 in the report, and examples are analysed.
+        Model whose errors and examples the report analyses: a model of ``train.models``, ``random``, or
+        ``best`` (the best validation P@1, :mod:`pipeline.evaluation.model_choice`). The paper's analysis
+        (its Figures 2-3) is ``iesg`` with ``analysis_score: dot``.
     analysis_score : {"dot", "cos"}
-        Score used for the error analysis and the examples.
+        Score used for the error analysis, the examples and the frequency breakdown of every model's P@1.
     sparsity_max_count : int
         A top-1 error is ``sparsity`` when the true word occurs fewer times than this in the corpus.
     synonym_max_hops : int
@@ -68,8 +70,8 @@ class EvaluateParams:
     headline_score: Literal["dot", "cos"] = "cos"
     headline_spaces: list[str] = field(default_factory=lambda: ["pretrained", "joint"])
     frequency_edges: list[int] = field(default_factory=lambda: [100, 1000, 10000])
-    analysis_model: str = "iesg"
-    analysis_score: Literal["dot", "cos"] = "dot"
+    analysis_model: str = "best"
+    analysis_score: Literal["dot", "cos"] = "cos"
     sparsity_max_count: int = 100
     synonym_max_hops: int = 3
     synonym_min_path_similarity: float = 0.33
