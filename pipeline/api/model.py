@@ -57,7 +57,8 @@ class GroundedModel:
         restricted = word_vectors and name == BEST and run.model_name(BEST) != self.name
         self.chosen = chosen_by(name, self.name, run.val_p1 if name == BEST else {},
                                 "of the models that learn word vectors" if restricted else "")
-        self.score = self._checked_score(score, run.headline_score)
+        self.score = run.headline_score if score is None else score
+        self._checked_score(self.score)
         self._vectors: KeyedVectors | None = None
 
     def __repr__(self) -> str:
@@ -68,8 +69,9 @@ class GroundedModel:
         """``joint (best validation P@1 0.569)``, or the bare name of a model asked for by name."""
         return model_label(self.name, self.chosen)
 
-    def _checked_score(self, score: str | None, default: str | None = None) -> str:
-        score = (default or self.score) if score is None else score
+    def _checked_score(self, score: str | None) -> str:
+        """``score``, or the model's own for None; an unknown one is an error."""
+        score = self.score if score is None else score
         if score not in SCORES:
             raise PipelineError(f"score {score!r}: unknown; known: {', '.join(SCORES)}")
         return score
