@@ -42,7 +42,11 @@ Done. Outputs:
   data/models/<model>/            one per train.models        dvclive/<model>/ (per-epoch log)
   data/report/index.html          evaluation report           metrics/evaluate.json (headline), results/evaluate.json
   data/explorer/index.html        explorer: type a word or phrase, see its top images (opens from file://)
-Compare runs: dvc metrics show, dvc params diff, dvc metrics diff, dvc exp show --only-changed, dvc plots show
-(dvc_plots/index.html, offline).
-Look inside: iesg status, iesg words IMAGE, iesg images WORD, iesg neighbours WORD --model joint.
+Compare runs: iesg compare (experiments x models in 120 columns), dvc params diff, dvc metrics diff,
+dvc exp show --only-changed, dvc plots show (dvc_plots/index.html, offline).
+Look inside (best validation P@1 model, cos score, unless --model/--score): iesg status, iesg words IMAGE,
+iesg images WORD, iesg neighbours WORD; from Python: pipeline.api.load_model (README "Python API").
+
+Headline numbers of this run (iesg compare --workspace):
 MSG
+iesg compare --workspace

@@ -140,6 +140,7 @@ def main() -> None:
 
     from pipeline.evaluation.analysis import classify_errors, error_shares, examples, p1_by_frequency
     from pipeline.evaluation.hubness import evaluate_retrieval
+    from pipeline.evaluation.model_choice import chosen_by, model_label, resolve_model
     from pipeline.evaluation.plots import read_plot_specs
     from pipeline.evaluation.protocol import (
         DIRECTIONS, Matcher, build_data, draw_candidates, evaluate_matching, image_pool, random_projection,
@@ -165,6 +166,8 @@ def main() -> None:
         val_p1[name] = read_train_summary(Path(args.models) / name / "train.json")["val_p1"]
         if projection.words == "own":
             spaces[name] = vectors
+    analysis_model = resolve_model(params.analysis_model, val_p1)
+    analysed_as = model_label(analysis_model, chosen_by(params.analysis_model, analysis_model, val_p1))
     matchers["random"] = Matcher(random_projection(data.features, pretrained.vector_size, params.seed),
                                  word_matrix(pretrained, data.words))
 
@@ -199,12 +202,12 @@ def main() -> None:
     }
     wordnet = load_wordnet(params.wordnet_dir, args.wordnet_cache)
     errors = classify_errors(
-        data, sets["image_to_word"], rankings[params.analysis_model, "image_to_word", params.analysis_score], counts,
+        data, sets["image_to_word"], rankings[analysis_model, "image_to_word", params.analysis_score], counts,
         lambda word: wordnet.synsets(word, pos="n"),
         params.sparsity_max_count, params.synonym_max_hops, params.synonym_min_path_similarity,
     )
     shares = error_shares(errors)
-    image_matrix, word_matrix_ = matchers[params.analysis_model].embeddings(data.features, params.analysis_score)
+    image_matrix, word_matrix_ = matchers[analysis_model].embeddings(data.features, params.analysis_score)
     shown = examples(data, image_matrix, word_matrix_, params.n_examples, params.top_examples, params.seed)
 
     metrics = {
@@ -216,7 +219,7 @@ def main() -> None:
         "errors": shares,
         "retrieval": retrieval,
     }
-    caption = (f"Model {params.analysis_model}, {params.analysis_score} score; sparsity: true word count < "
+    caption = (f"Model {analysed_as}, {params.analysis_score} score; sparsity: true word count < "
                f"{params.sparsity_max_count}; synonym: WordNet within {params.synonym_max_hops} hypernym links or "
                f"path similarity >= {params.synonym_min_path_similarity}; confusion: closer to the top-1 word's "
                "mean training-image feature.")
@@ -228,12 +231,12 @@ def main() -> None:
     write_json(args.details, metrics)
     write_json(args.metrics, headline(metrics, params))
 
-    i2w, w2i = (matching[params.analysis_model][d][params.analysis_score] for d in DIRECTIONS)
-    analysed = params.analysis_model if params.analysis_model in spaces else "pretrained"
+    i2w, w2i = (matching[analysis_model][d][params.analysis_score] for d in DIRECTIONS)
+    analysed = analysis_model if analysis_model in spaces else "pretrained"
     print(
         f"evaluate: {len(data.pair_image):,} test pairs, {len(data.words):,} words, {len(data.image_ids):,} images "
         f"(word->image negatives from {params.image_pool} images, at least {w2i['candidates']} candidates); "
-        f"{params.analysis_model} ({params.analysis_score}) P@1 image->word {i2w['p1']:.3f} word->image "
+        f"{analysed_as}, {params.analysis_score} score: P@1 image->word {i2w['p1']:.3f} word->image "
         f"{w2i['p1']:.3f} (random {matching['random']['image_to_word'][params.analysis_score]['p1']:.3f}); "
         f"WS353 sim pretrained {similarity['pretrained']['ws353_similarity']['spearman']}, {analysed} "
         f"{similarity[analysed]['ws353_similarity']['spearman']}; {shares['errors']:,} top-1 errors typed; "

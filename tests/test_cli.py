@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,8 @@ import pytest
 from gensim.models import KeyedVectors
 
 from conftest import TINY_ANIMALS, load_grounded_vectors, load_model_file, project
-from pipeline.cli.app import format_table, main
+from pipeline.cli.app import main
+from pipeline.cli.format import format_table
 from pipeline.images.wordnet import SYSTEM_WORDNET
 
 TEST_DATA = Path(__file__).parent / "data"
@@ -52,7 +54,8 @@ def test_status_counts_every_stage_from_its_files(tiny_run, capsys):
     result = run_json(capsys, "status", "--root", str(tiny_run))
     rows = {row["artifact"]: row for row in result["artifacts"]}
     stages = [r["stage"] for r in result["artifacts"]]
-    assert list(dict.fromkeys(stages)) == ["fetch_corpus", "pretrain", "map_images", "featurize", "train", "evaluate"]
+    assert list(dict.fromkeys(stages)) == ["fetch_corpus", "pretrain", "map_images", "featurize", "train", "evaluate",
+                                           "explore"]
     assert all(row["exists"] and row["problem"] is None and row["bytes"] > 0 for row in rows.values())
     assert rows["corpus"]["counts"] == {"tokens": 10_000, "distinct_words": 39, "lines": 50}
     assert rows["vectors"]["counts"] == {"vocab": 39, "dim": 8}
@@ -63,6 +66,9 @@ def test_status_counts_every_stage_from_its_files(tiny_run, capsys):
     assert rows["features"]["counts"] == {"images": 32, "dim": 512, "encoder": "resnet18"}
     assert rows["iesg_model"]["counts"] == {"projection": "512x8", "words": "own"}
     assert rows["metrics"]["counts"] == {"test_pairs": 12, "words": 9, "images": 32}
+    explorer = rows["explorer"]
+    assert explorer["path"] == str(tiny_run / "data/explorer") and explorer["counts"]["index_html"] is True
+    assert explorer["counts"]["thumbnails"] == 32
 
     code, out, _ = run(capsys, "status", "--root", str(tiny_run))
     assert code == 0
@@ -93,7 +99,8 @@ def top_words_recomputed(root: Path, model: str, image_id: str, k: int) -> list[
 
 
 def test_words_of_an_image_id_by_iesg_and_l2(tiny_run, capsys):
-    result = run_json(capsys, "words", "tiny/dog3.png", "--root", str(tiny_run), "-k", "4")
+    result = run_json(capsys, "words", "tiny/dog3.png", "--root", str(tiny_run), "-k", "4", "--compare", "iesg,l2",
+                      "--score", "dot")
     assert result["query"] == {"image_id": "tiny/dog3.png", "path": "data/images/dog/3.png", "split": "test",
                                "linked_words": ["animal", "dog"]}
     assert result["candidates"] == 9 and result["score"] == "dot"
@@ -106,17 +113,23 @@ def test_words_of_an_image_id_by_iesg_and_l2(tiny_run, capsys):
         assert all(t["linked"] == (t["word"] in ("animal", "dog")) for t in top)
     assert result["top"]["iesg"] != result["top"]["l2"]
 
-    code, out, _ = run(capsys, "words", "tiny/dog3.png", "--root", str(tiny_run), "--score", "cos")
+    code, out, _ = run(capsys, "words", "tiny/dog3.png", "--root", str(tiny_run), "--score", "cos",
+                       "--compare", "iesg,l2")
     lines = out.splitlines()
     assert code == 0 and lines[0].startswith("image tiny/dog3.png (test split")
     assert "by cos score" in lines[1] and lines[2].split() == ["rank", "iesg", "score", "l2", "score"]
     assert len(lines) == 4 + 5
 
 
-def test_words_of_an_image_file_featurizes_it_like_the_featurize_stage(tiny_run, capsys):
-    by_id = run_json(capsys, "words", "tiny/horse0.png", "--root", str(tiny_run))
-    by_file = run_json(capsys, "words", str(tiny_run / "data/images/horse/0.png"), "--root", str(tiny_run))
+def test_words_of_an_image_file_featurizes_it_like_the_featurize_stage(tiny_run, tmp_path, capsys):
+    models = ("--compare", "iesg,l2")
+    by_id = run_json(capsys, "words", "tiny/horse0.png", "--root", str(tiny_run), *models)
+    new_file = tmp_path / "horse.png"  # the same pixels outside data/images: an unknown file, featurized now
+    shutil.copy(tiny_run / "data/images/horse/0.png", new_file)
+    by_file = run_json(capsys, "words", str(new_file), "--root", str(tiny_run), *models)
     assert by_file["query"]["image_id"] is None
+    for mapped_file in (str(tiny_run / "data/images/horse/0.png"), "data/images/horse/0.png"):  # relative to --root
+        assert run_json(capsys, "words", mapped_file, "--root", str(tiny_run), *models) == by_id  # that image itself
     for model in ("iesg", "l2"):
         assert [t["word"] for t in by_file["top"][model]] == [t["word"] for t in by_id["top"][model]]
         np.testing.assert_allclose([t["score"] for t in by_file["top"][model]],
@@ -131,13 +144,14 @@ def test_images_of_a_word(tiny_run, capsys):
     result = run_json(capsys, "images", "Dog", "--root", str(tiny_run), "--split", "test", "-k", "3",
                       "--model", "l2")
     assert result["word"] == "dog" and result["model"] == "l2" and result["candidates"] == 8
-    assert result["linked_images"] == 4
+    assert result["linked_images"] == 1  # of the test split; 4 in all splits
+    assert run_json(capsys, "images", "dog", "--root", str(tiny_run), "--model", "l2")["linked_images"] == 4
     assert len(result["top"]) == 3 and all(t["split"] == "test" for t in result["top"])
     images = pd.read_csv(tiny_run / "data/mapping/images.csv").set_index("image_id")["path"]
     for t in result["top"]:
         assert t["path"] == images[t["image_id"]] and t["linked"] == (t["image_id"] == "tiny/dog3.png")
 
-    code, out, _ = run(capsys, "images", "animal", "--root", str(tiny_run))
+    code, out, _ = run(capsys, "images", "animal", "--root", str(tiny_run), "--model", "iesg", "--score", "dot")
     lines = out.splitlines()
     assert code == 0 and lines[0].startswith("'animal': top 5 of 32 images (all splits) by iesg, dot score; 16 images")
     assert lines[1].split() == ["rank", "image_id", "split", "score", "linked", "path"]
@@ -145,7 +159,7 @@ def test_images_of_a_word(tiny_run, capsys):
 
 
 def test_neighbours_by_pretrained_and_iesg_vectors(tiny_run, capsys):
-    result = run_json(capsys, "neighbours", "zebra", "--root", str(tiny_run), "-k", "3")
+    result = run_json(capsys, "neighbours", "zebra", "--root", str(tiny_run), "-k", "3", "--model", "iesg")
     assert result["word"] == "zebra" and result["linked_images"] == 4
     pretrained = KeyedVectors.load(str(tiny_run / "data/word2vec/vectors.kv"))["zebra"]
     grounded = load_grounded_vectors(tiny_run / "data/models")["zebra"]
@@ -155,7 +169,7 @@ def test_neighbours_by_pretrained_and_iesg_vectors(tiny_run, capsys):
         neighbours = result["neighbours"][side]
         assert [n["rank"] for n in neighbours] == [1, 2, 3] and "zebra" not in {n["word"] for n in neighbours}
 
-    code, out, _ = run(capsys, "neighbours", "zebra", "--root", str(tiny_run))
+    code, out, _ = run(capsys, "neighbours", "zebra", "--root", str(tiny_run), "--model", "iesg")
     lines = out.splitlines()
     assert code == 0 and "cosine between its pretrained and iesg vectors" in lines[0]
     assert lines[1].split() == ["rank", "pretrained", "cosine", "iesg", "cosine"] and len(lines) == 3 + 10
@@ -219,7 +233,7 @@ def test_a_reader_that_stops_early_gets_no_traceback(tiny_run):
 @pytest.mark.parametrize("argv, message", [
     (["neighbours", "zebar"], "error: 'zebar': not in the vocabulary of {root}/data/word2vec/vectors.kv; "
                               "close matches: zebra"),
-    (["images", "dgo"], "error: 'dgo': not in the vocabulary of {root}/data/models/iesg/vectors.kv; "
+    (["images", "dgo", "--model", "iesg"], "error: 'dgo': not in the vocabulary of {root}/data/models/iesg/vectors.kv; "
                         "close matches: dog"),
     (["images", "dog", "--model", "clip"], "error: 'clip': not a model of train.models in {root}/params.yaml "
                                            "(l2, devise, iesg, contrastive, joint); no close match"),
@@ -270,3 +284,91 @@ def test_bad_arguments_are_usage_errors(capsys, argv, message):
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == ""
     assert err.startswith("usage: iesg") and message in err.strip().splitlines()[-1]
+
+
+def test_the_defaults_are_the_best_model_by_the_headline_score_and_say_so(tiny_run, capsys):
+    val_p1 = {name: json.loads((tiny_run / f"data/models/{name}/train.json").read_text())["val_p1"]
+              for name in ("l2", "devise", "iesg", "contrastive", "joint")}
+    best = max(val_p1, key=val_p1.get)
+    chosen = f"{best} (best validation P@1 {val_p1[best]:.3f})"
+    images = run_json(capsys, "images", "dog", "--root", str(tiny_run))
+    assert (images["model"], images["score"]) == (best, "cos")
+    assert images == run_json(capsys, "images", "dog", "--root", str(tiny_run), "--model", best, "--score", "cos") | {
+        "chosen": f"best validation P@1 {val_p1[best]:.3f}"}
+    code, out, _ = run(capsys, "images", "dog", "--root", str(tiny_run))
+    assert code == 0 and out.startswith(f"'dog': top 5 of 32 images (all splits) by {chosen}, cos score; ")
+    words = run_json(capsys, "words", "tiny/dog3.png", "--root", str(tiny_run))
+    assert list(words["top"]) == [best, "l2"] and words["score"] == "cos"  # and the reference model beside it
+    code, out, _ = run(capsys, "words", "tiny/dog3.png", "--root", str(tiny_run))
+    assert out.splitlines()[1].endswith(f"; {best}: best validation P@1 {val_p1[best]:.3f}")
+
+
+def test_a_phrase_is_the_mean_of_its_words(tiny_run, capsys):
+    result = run_json(capsys, "images", "dog cat", "--root", str(tiny_run), "--model", "iesg", "--split", "test")
+    assert result["word"] == "dog cat" and result["words"] == ["dog", "cat"] and result["linked_images"] == 2
+    code, out, _ = run(capsys, "neighbours", "dog cat", "--root", str(tiny_run), "--model", "iesg", "-k", "3")
+    assert code == 0 and out.startswith("'dog cat': 8 linked images; ")
+
+
+def test_close_matches_come_from_the_vocabulary_the_message_names(tiny_run, capsys):
+    """w12 is a corpus word with no image: a misspelling of it is matched in the model's whole vocabulary."""
+    code, _, err = run(capsys, "images", "w12x", "--root", str(tiny_run), "--model", "iesg")
+    assert code == 2 and err.startswith(f"error: 'w12x': not in the vocabulary of {tiny_run}/data/models/iesg/vectors.kv;")
+    assert "close matches: w12" in err
+
+
+def test_compare_the_workspace_fits_120_columns(tiny_run, capsys):
+    headline = json.loads((tiny_run / "metrics/evaluate.json").read_text())
+    result = run_json(capsys, "compare", "--workspace", "--root", str(tiny_run))
+    (row,) = result["rows"]
+    assert row["experiment"] == "workspace" and row["score"] == "cos" and row["test_p1"] == headline["test_p1"]
+    assert row["best"] == max(headline["val_p1"], key=headline["val_p1"].get)
+    code, out, _ = run(capsys, "compare", "--workspace", "--root", str(tiny_run))
+    lines = out.splitlines()
+    assert code == 0 and all(len(line) <= 120 for line in lines)
+    assert lines[2].split() == ["experiment", "score", "l2", "devise", "iesg", "contrastive", "joint"]
+    i2w, w2i = headline["test_p1"]["image_to_word"]["iesg"], headline["test_p1"]["word_to_image"]["iesg"]
+    assert lines[4].split()[:2] == ["workspace", "cos"] and f"{i2w:.3f} {w2i:.3f}" in lines[4]
+
+
+def _git(root: Path, *argv: str) -> None:
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    subprocess.run(["git", *argv], cwd=root, check=True, capture_output=True, env={**os.environ, **env})
+
+
+def test_compare_lists_commits_and_the_workspace_from_dvc(tmp_path, capsys):
+    nine = ["l2", "devise", "iesg", "iesg_paper", "contrastive", "contrastive_frozen", "joint", "model_eight",
+            "model_nine"]  # wider than 120 columns in one table
+
+    def metrics(shift: float) -> dict:
+        return {"test_p1": {d: {m: round(0.1 * i + shift, 4) for i, m in enumerate(nine)}
+                            for d in ("image_to_word", "word_to_image")},
+                "val_p1": {m: 0.5 for m in nine} | {"contrastive": 0.6}}
+
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics/evaluate.json").write_text(json.dumps(metrics(0.0), sort_keys=True))  # as evaluate writes it
+    (tmp_path / "params.yaml").write_text(f"train: {{models: [{', '.join(nine)}]}}\nevaluate: {{headline_score: dot}}\n")
+    (tmp_path / "dvc.yaml").write_text("metrics:\n  - metrics/evaluate.json\n")
+    _git(tmp_path, "init", "-q", "-b", "trunk")
+    subprocess.run(["dvc", "init", "-q"], cwd=tmp_path, check=True, env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-q", "-m", "first")
+    (tmp_path / "metrics/evaluate.json").write_text(json.dumps(metrics(0.05), sort_keys=True))
+
+    rows = run_json(capsys, "compare", "--root", str(tmp_path))["rows"]
+    assert [r["experiment"] for r in rows] == ["workspace", "trunk"]
+    assert [r["test_p1"]["word_to_image"]["joint"] for r in rows] == [0.65, 0.6]
+    assert all(r["score"] == "dot" and r["best"] == "contrastive" for r in rows)
+    code, out, _ = run(capsys, "compare", "--root", str(tmp_path))
+    lines = out.splitlines()
+    assert code == 0 and all(len(line) <= 120 for line in lines), out
+    headers = [line.split() for line in lines if line.startswith("experiment")]
+    assert len(headers) == 2 and [m for h in headers for m in h if m not in ("experiment", "score")] == nine
+    assert "0.450 0.450*" in out and "0.400 0.400*" in out  # contrastive, the best val P@1, in both rows
+
+
+def test_compare_outside_a_dvc_project_is_one_error(tmp_path, capsys):
+    code, out, err = run(capsys, "compare", "--root", str(tmp_path))
+    assert code == 2 and out == "" and err.startswith(f"error: {tmp_path}: dvc exp show failed (")
+    code, out, err = run(capsys, "compare", "--workspace", "--root", str(tmp_path))
+    assert code == 2 and err.startswith(f"error: {tmp_path}/metrics/evaluate.json: cannot read the headline metrics")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from pipeline.core.params import AT_LEAST_ONE, NON_NEGATIVE, Range
-from pipeline.models.registry import BASELINE_MODEL, GROUNDED_SPACE_MODEL, PAPER_MODEL
+from pipeline.models.registry import BASELINE_MODEL, GROUNDED_SPACE_MODEL
 
 from pipeline.core.errors import PipelineError
 
@@ -64,9 +64,11 @@ class EvaluateParams:
     k_occurrence : int
         The k of the k-occurrence N_k whose skewness measures hubness.
     analysis_model : str
-        Model whose errors, frequency breakdown of P@1 in the report, and examples are analysed.
+        Model whose errors and examples the report analyses: a model of ``train.models``, ``random``, or
+        ``best`` (the best validation P@1, :mod:`pipeline.evaluation.model_choice`). The paper's analysis
+        (its Figures 2-3) is ``iesg`` with ``analysis_score: dot``.
     analysis_score : {"dot", "cos"}
-        Score used for the error analysis and the examples.
+        Score used for the error analysis, the examples and the frequency breakdown of every model's P@1.
     sparsity_max_count : int
         A top-1 error is ``sparsity`` when the true word occurs fewer times than this in the corpus.
     synonym_max_hops : int
@@ -100,8 +102,8 @@ class EvaluateParams:
     retrieval_k: Annotated[int, AT_LEAST_ONE] = 10
     retrieval_temperature: Annotated[float, Range(gt=0)] = 0.1
     k_occurrence: Annotated[int, AT_LEAST_ONE] = 10
-    analysis_model: str = PAPER_MODEL
-    analysis_score: Literal["dot", "cos"] = "dot"
+    analysis_model: str = "best"
+    analysis_score: Literal["dot", "cos"] = "cos"
     sparsity_max_count: Annotated[int, NON_NEGATIVE] = 100
     synonym_max_hops: Annotated[int, NON_NEGATIVE] = 3
     synonym_min_path_similarity: Annotated[float, Range(gt=0, le=1)] = 0.33
@@ -120,10 +122,11 @@ class EvaluateParams:
 
     def check_models(self, names: list[str]) -> None:
         """Refuse an analysis or reference model, or a headline space, that ``train.models`` (``names``) lacks."""
-        for role, name in (("analysis_model", self.analysis_model), ("reference_model", self.reference_model)):
-            if name not in (*names, "random"):
+        for role, name, others in (("analysis_model", self.analysis_model, ("random", "best")),
+                                   ("reference_model", self.reference_model, ("random",))):
+            if name not in (*names, *others):
                 raise PipelineError(f"params evaluate.{role}: {name!r} is not in train.models ({', '.join(names)}) "
-                                    "nor 'random'")
+                                    f"nor {' nor '.join(repr(o) for o in others)}")
         unknown_spaces = [space for space in self.headline_spaces if space not in ("pretrained", *names)]
         if unknown_spaces:
             raise PipelineError(f"params evaluate.headline_spaces: {', '.join(unknown_spaces)} not 'pretrained' nor "

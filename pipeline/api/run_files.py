@@ -1,0 +1,311 @@
+"""Every file the Python API and the ``iesg`` commands read: where a run keeps it and how it is read.
+
+This is the one place the API (:mod:`pipeline.api`) and the CLI (:mod:`pipeline.cli`) touch the
+artifacts of a run; everything else asks these functions. The readers are the pipeline's own
+(:mod:`pipeline.evaluation.protocol`, gensim, h5py), so a run reads here as the evaluate stage reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pandas as pd
+from gensim.models import KeyedVectors, Word2Vec
+
+from pipeline.core.errors import PipelineError
+from pipeline.core.params import load_section, read_params
+from pipeline.evaluation import protocol
+from pipeline.evaluation.params import EvaluateParams
+from pipeline.evaluation.protocol import MatchingData
+from pipeline.models.base import Projection
+
+# name -> (path relative to the run's root, as dvc.yaml writes it; what it is)
+ARTIFACTS: dict[str, tuple[str, str]] = {
+    "corpus": ("data/corpus/text.txt", "cleaned corpus (fetch_corpus)"),
+    "word2vec": ("data/word2vec/model", "gensim Word2Vec model (pretrain)"),
+    "vectors": ("data/word2vec/vectors.kv", "pretrained word vectors (pretrain)"),
+    "images": ("data/mapping/images.csv", "images table (map_images)"),
+    "links": ("data/mapping/links.csv", "word-image links (map_images)"),
+    "unmapped": ("data/mapping/unmapped.csv", "images left out, with the reason (map_images)"),
+    "image_files": ("data/images", "copied image files (map_images)"),
+    "features": ("data/features/features.h5", "CNN features (featurize)"),
+    "models": ("data/models", "one directory per model of train.models: model.npz, vectors.kv, train.json (train)"),
+    "report": ("data/report", "HTML report directory (evaluate)"),
+    "metrics": ("results/evaluate.json", "every evaluation number (evaluate)"),
+    "headline": ("metrics/evaluate.json", "headline metrics, the DVC metrics file (evaluate)"),
+    "explorer": ("data/explorer", "explorer page directory (explore)"),
+    "params": ("params.yaml", "params file"),
+    "dvc_yaml": ("dvc.yaml", "pipeline definition, whose plots the report draws"),
+}
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where each artifact of one run is: the :data:`ARTIFACTS` paths below ``root`` unless given."""
+
+    root: Path
+    corpus: Path
+    word2vec: Path
+    vectors: Path
+    images: Path
+    links: Path
+    unmapped: Path
+    image_files: Path
+    features: Path
+    models: Path
+    report: Path
+    metrics: Path
+    headline: Path
+    explorer: Path
+    params: Path
+    dvc_yaml: Path
+
+    @classmethod
+    def at(cls, root: str | os.PathLike = ".", **paths: str | os.PathLike) -> RunPaths:
+        """The paths of a run at ``root``; ``paths`` (artifact name -> path) override the defaults, relative
+        to ``root`` unless absolute."""
+        unknown = sorted(set(paths) - set(ARTIFACTS))
+        if unknown:
+            raise PipelineError(f"unknown artifact(s) {', '.join(unknown)}; known: {', '.join(ARTIFACTS)}")
+        root = Path(root)
+        return cls(root=root, **{name: root / paths.get(name, default) for name, (default, _) in ARTIFACTS.items()})
+
+    def model_dir(self, name: str) -> Path:
+        """The train stage's output directory of model ``name``."""
+        return self.models / name
+
+
+assert [f.name for f in fields(RunPaths)] == ["root", *ARTIFACTS], "RunPaths must list every artifact"
+
+
+# ----------------------------------------------------------------------------- params
+
+def read_trained_names(paths: RunPaths) -> list[str]:
+    """``train.models`` of the params file: the models the train stages wrote."""
+    names = read_params(paths.params).get("train", {}).get("models")
+    if not isinstance(names, list) or not names:
+        raise PipelineError(f"{paths.params}: train.models is missing or empty; list the trained models there")
+    return [str(name) for name in names]
+
+
+def read_evaluate_params(paths: RunPaths) -> EvaluateParams:
+    """The ``evaluate`` section (its defaults when the params file has none)."""
+    if "evaluate" not in read_params(paths.params):
+        return EvaluateParams()
+    return load_section(EvaluateParams, "evaluate", paths.params)
+
+
+# ----------------------------------------------------------------------------- mapping, features, vectors
+
+def read_pretrained(paths: RunPaths) -> KeyedVectors:
+    """The pretrain stage's word vectors."""
+    return protocol.read_vectors(paths.vectors)
+
+
+def read_links(paths: RunPaths) -> pd.DataFrame:
+    """links.csv: ``word``, ``image_id``."""
+    return protocol.read_links(paths.links)
+
+
+def read_images(paths: RunPaths) -> pd.DataFrame:
+    """images.csv: ``image_id``, ``path``, ``split`` (and ``wnid`` from map_images)."""
+    return protocol.read_images(paths.images)
+
+
+def read_matching_data(paths: RunPaths, pretrained: KeyedVectors) -> MatchingData:
+    """The images with features, the mapped words and their links, joined as the evaluate stage joins them."""
+    feature_ids, features = protocol.read_features(paths.features)
+    data = protocol.build_data(read_images(paths), read_links(paths), feature_ids, features, pretrained,
+                               str(paths.links))
+    if not data.words:
+        raise PipelineError(f"{paths.links}: no link to an image with features; rerun map_images")
+    return data
+
+
+def read_wordnet(paths: RunPaths) -> Any:
+    """WordNet 3.0 (nltk's reader) where map_images found it (``map_images.wordnet_dir`` / ``wordnet_cache``)."""
+    from pipeline.images.mapping import MapImagesParams  # nltk: imported only by the commands that need it
+    from pipeline.images.wordnet import load_wordnet
+
+    params = load_section(MapImagesParams, "map_images", paths.params)
+    wordnet_dir = None if params.wordnet_dir is None else paths.root / params.wordnet_dir
+    return load_wordnet(wordnet_dir, paths.root / params.wordnet_cache)
+
+
+# ----------------------------------------------------------------------------- trained models
+
+def read_model(paths: RunPaths, name: str, feature_dim: int,
+               pretrained: KeyedVectors) -> tuple[Projection, KeyedVectors]:
+    """Model ``name``'s projection and the word vectors it is scored against (its own or the pretrained)."""
+    return protocol.read_trained(paths.model_dir(name), feature_dim, pretrained)
+
+
+def learnt_vectors_file(paths: RunPaths, name: str) -> Path:
+    """Where model ``name`` keeps the word vectors it learnt (absent for a model that learns none)."""
+    return paths.model_dir(name) / "vectors.kv"
+
+
+def learns_word_vectors(paths: RunPaths, name: str) -> bool:
+    """Whether model ``name`` wrote word vectors of its own."""
+    return learnt_vectors_file(paths, name).is_file()
+
+
+def read_learnt_vectors(paths: RunPaths, name: str, pretrained: KeyedVectors) -> KeyedVectors:
+    """The word vectors model ``name`` learnt, checked to be the pretrained vocabulary and dimension."""
+    path = learnt_vectors_file(paths, name)
+    vectors = protocol.read_vectors(path)
+    if vectors.vector_size != pretrained.vector_size or vectors.index_to_key != pretrained.index_to_key:
+        raise PipelineError(f"{path}: not the pretrained vocabulary at {pretrained.vector_size} dimensions; "
+                            "rerun train")
+    return vectors
+
+
+def read_val_p1(paths: RunPaths, name: str) -> float:
+    """The validation P@1 (full ranking, kept epoch) that model ``name``'s train stage wrote to train.json."""
+    path = paths.model_dir(name) / "train.json"
+    try:
+        return float(json.loads(path.read_text(encoding="utf-8"))["val_p1"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PipelineError(f"{path}: cannot read the validation P@1 ({exc}); rerun train") from exc
+
+
+# ----------------------------------------------------------------------------- image files
+
+def featurize_image_file(paths: RunPaths, image: Path) -> np.ndarray:
+    """The feature vector of an image file by the ``features`` encoder of the params file.
+
+    The encoder must be the one that made features.h5, or the models' projections do not apply.
+    """
+    from pipeline.features.encoders import load_encoder  # torch: seconds to import, only needed here
+    from pipeline.features.featurize import FeaturesParams, encode_batches
+
+    params = load_section(FeaturesParams, "features", paths.params)
+    with h5py.File(paths.features, "r") as h5:
+        made_by = (str(h5.attrs.get("encoder")), str(h5.attrs.get("weights")))
+    if made_by != (params.encoder, params.weights):
+        raise PipelineError(
+            f"{paths.params}: features.encoder/weights are {params.encoder}/{params.weights} but "
+            f"{paths.features} was made with {made_by[0]}/{made_by[1]}; rerun featurize and train"
+        )
+    encoder = load_encoder(params.encoder, params.weights, params.seed)
+    ((_, features, failed),) = list(encode_batches(encoder, [str(image)], batch_size=1, num_workers=0))
+    if failed:
+        raise PipelineError(f"{image}: cannot read it as an image ({failed[0][1]}); give a PNG/JPEG/WebP file")
+    return features[0]
+
+
+def resolved_image_files(paths: RunPaths, image_paths: list[str]) -> dict[Path, int]:
+    """Each mapped image's file (images.csv paths start at the run's root), resolved -> its row."""
+    return {(paths.root / path).resolve(): row for row, path in enumerate(image_paths)}
+
+
+# ----------------------------------------------------------------------------- headline metrics, experiments
+
+def read_headline(paths: RunPaths) -> dict[str, Any]:
+    """The workspace's headline metrics (``metrics/evaluate.json``)."""
+    try:
+        return json.loads(paths.headline.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PipelineError(f"{paths.headline}: cannot read the headline metrics ({exc.strerror}); "
+                            "run: dvc repro evaluate") from exc
+    except ValueError as exc:
+        raise PipelineError(f"{paths.headline}: not JSON ({exc}); run: dvc repro evaluate") from exc
+
+
+def read_experiments(paths: RunPaths, revisions: int, all_commits: bool) -> list[dict[str, Any]]:
+    """``dvc exp show --json`` in the run's root: the workspace, the last ``revisions`` commits (every commit
+    with ``all_commits``) and their experiments, as DVC lists them."""
+    command = ["dvc", "exp", "show", "--json", *(["-A"] if all_commits else ["-n", str(revisions)])]
+    try:
+        done = subprocess.run(command, cwd=paths.root, capture_output=True, text=True,
+                              env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+    except FileNotFoundError as exc:
+        raise PipelineError("dvc: command not found; install the project (bash setup.sh --no-run) or give "
+                            "--workspace") from exc
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise PipelineError(f"{paths.root}: dvc exp show failed ({last}); run it in a DVC project or give --workspace")
+    try:
+        return json.loads(done.stdout)
+    except ValueError as exc:
+        raise PipelineError(f"{paths.root}: dvc exp show --json printed no JSON ({exc})") from exc
+
+
+# ----------------------------------------------------------------------------- report
+
+def redraw_report(paths: RunPaths, out: Path) -> Path:
+    """Redraw the evaluate stage's report from the data kept beside it and the plots of dvc.yaml into ``out``;
+    its index.html."""
+    from pipeline.evaluation.plots import read_plot_specs
+    from pipeline.evaluation.report import rebuild_report
+
+    return rebuild_report(paths.report, out, paths.root, read_plot_specs(paths.dvc_yaml))
+
+
+# ----------------------------------------------------------------------------- status counts
+
+def file_counts(name: str, path: Path) -> dict[str, Any]:
+    """Key counts of artifact ``name`` (or a file of a model directory) at ``path``, read from the file."""
+    if name == "corpus":
+        tokens, lines, distinct = 0, 0, set()
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                words = line.split()
+                tokens, lines = tokens + len(words), lines + 1
+                distinct.update(words)
+        return {"tokens": tokens, "distinct_words": len(distinct), "lines": lines}
+    if name == "word2vec":
+        model = Word2Vec.load(str(path))
+        return {"vocab": len(model.wv), "dim": model.vector_size, "window": model.window,
+                "epochs": model.epochs, "corpus_words": model.corpus_total_words}
+    if name == "vectors" or path.suffix == ".kv":
+        vectors = protocol.read_vectors(path)
+        return {"vocab": len(vectors), "dim": vectors.vector_size}
+    if name == "images":
+        table = protocol.read_images(path)
+        counts = {"images": len(table)}
+        if "wnid" in table.columns:
+            counts["synsets"] = int(table["wnid"].nunique())
+        return {**counts, **{split: int((table["split"] == split).sum()) for split in ("train", "val", "test")}}
+    if name == "links":
+        table = protocol.read_links(path)
+        return {"links": len(table), "words": int(table["word"].nunique()), "images": int(table["image_id"].nunique())}
+    if name == "unmapped":
+        return {"images": len(pd.read_csv(path, dtype=str, keep_default_na=False))}
+    if name == "features":
+        ids, features = protocol.read_features(path)
+        with h5py.File(path, "r") as h5:
+            encoder = str(h5.attrs.get("encoder", "?"))
+        return {"images": len(ids), "dim": features.shape[1], "encoder": encoder}
+    if name == "metrics":
+        data = json.loads(path.read_text(encoding="utf-8")).get("data", {})
+        return {key: data[key] for key in ("test_pairs", "words", "images") if key in data}
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as npz:
+            rows, cols = npz["projection"].shape
+            return {"projection": f"{rows}x{cols}", "words": str(npz["words"])}
+    if path.name == "train.json":
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        return {key: summary[key] for key in ("val_p1", "kept_epoch", "epochs_run") if key in summary}
+    return {}
+
+
+def directory_counts(name: str, path: Path) -> dict[str, Any]:
+    """Files of a directory artifact; the report's and the explorer's thumbnails and page."""
+    files = [p for p in path.rglob("*") if p.is_file()]
+    if name in ("report", "explorer"):
+        return {"files": len(files), "thumbnails": sum(p.parent.name == "thumbs" for p in files),
+                "index_html": (path / "index.html").is_file()}
+    return {"files": len(files)}
+
+
+def artifact_files(path: Path) -> list[Path]:
+    """The files of an artifact: itself, or every file below a directory."""
+    return [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
