@@ -19,26 +19,34 @@ from pipeline.api import run_files
 from pipeline.api.results import ImageHit, ImagesForWord, Neighbour, Neighbours, WordHit, WordsForImage
 from pipeline.api.run import Run, query_words, unknown
 from pipeline.core.errors import PipelineError
+from pipeline.evaluation.params import EvaluateParams
+from pipeline.evaluation.retrieval import RETRIEVALS, corrected_scores
 from pipeline.evaluation.model_choice import BEST, chosen_by, model_label
 from pipeline.evaluation.protocol import SCORES, Matcher, word_matrix
 from pipeline.models.base import energy_rows, unit_rows
 
 SPLITS = ("all", "train", "val", "test")
-RETRIEVALS = ("plain",)  # how a query's candidates are ranked; plain: by the score itself
 
 
 def retrieval_scores(query: np.ndarray, items: np.ndarray, query_space: np.ndarray, score: str,
                      retrieval: str) -> np.ndarray:
-    """The score of each item row for one query vector, by ``retrieval``.
+    """The score of each item row for one query vector, by ``retrieval`` (:mod:`pipeline.evaluation.retrieval`).
 
     ``query_space`` holds every vector of the query's kind (all mapped words for a word query, all images
-    for an image query): a hubness correction ranks an item by how close it is to the query compared with
-    how close it is to queries in general. ``plain`` scores by ``score`` alone and leaves it unused.
+    for an image query): a hubness correction (``csls``, ``inverted_softmax``) ranks an item by how close it
+    is to the query compared with how close it is to queries in general, with evaluate's default ``k`` and
+    temperature. ``plain`` scores by ``score`` alone and leaves it unused.
     """
     if retrieval not in RETRIEVALS:
         raise PipelineError(f"retrieval {retrieval!r}: unknown; known: {', '.join(RETRIEVALS)}")
     queries, rows = energy_rows(query[None], items, score)
-    return rows @ queries[0]
+    plain = rows @ queries[0]
+    if retrieval == "plain":
+        return plain
+    population, _ = energy_rows(query_space, items, score)
+    defaults = EvaluateParams()
+    return corrected_scores(plain[None], retrieval, k=defaults.retrieval_k, temperature=defaults.retrieval_temperature,
+                            population=population @ rows.T)[0]
 
 
 def top_indices(scores: np.ndarray, k: int) -> np.ndarray:

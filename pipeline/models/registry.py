@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 PrecisionAtK = tuple[float, float, float]  # P@1, P@5, P@10 in percent
 
 PAPER_MODEL = "iesg"
-"""The model the paper introduces: the default model of the CLI and of evaluate's analysis."""
+"""The model the paper introduces (its paper numbers head the report; its analysis: ``--model iesg --score dot``)."""
 BASELINE_MODEL = "l2"
 """The paper's baseline: what every model is compared with (evaluate's reference, the CLI's comparison)."""
 BUILT_IN_PARAMS = "pipeline.models.params"
