@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import run_path  # noqa: E402
 
 PAPER = {("l2", "image_to_word"): "28.8 / 55.4 / 69.3", ("iesg", "image_to_word"): "62.9 / 80.1 / 85.8",
          ("l2", "word_to_image"): "28.3 / 46.6 / 56.9", ("iesg", "word_to_image"): "31.0 / 52.3 / 62.5"}
@@ -40,7 +44,7 @@ def difference(entry: dict | None, scale: float, digits: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--details", default="results/evaluate.json", help="the evaluate stage's details JSON")
+    parser.add_argument("--details", default=str(run_path(".", "metrics")), help="the evaluate stage's details JSON")
     parser.add_argument("--reference", default="l2", help="evaluate.reference_model of that run")
     args = parser.parse_args()
     details = json.loads(Path(args.details).read_text())

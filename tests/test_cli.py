@@ -9,13 +9,14 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
-import h5py
 import numpy as np
-import pandas as pd
 import pytest
-from gensim.models import KeyedVectors
 
-from conftest import TINY_ANIMALS, load_grounded_vectors, load_model_file, project
+from conftest import TINY_ANIMALS, at, load_grounded_vectors, load_model_file, project
+from pipeline.artifacts.features import read_features
+from pipeline.artifacts.layout import ARTIFACTS, VECTORS_FILE
+from pipeline.artifacts.tables import read_images, read_links
+from pipeline.artifacts.vectors import read_vectors
 from pipeline.cli.app import format_table, main
 from pipeline.images.wordnet import SYSTEM_WORDNET
 
@@ -81,20 +82,18 @@ def test_status_names_the_stage_to_run_for_missing_artifacts(tmp_path, capsys):
 
 def top_words_recomputed(root: Path, model: str, image_id: str, k: int) -> list[tuple[str, float]]:
     """The k mapped words with the highest dot score for an image, from the saved artifacts."""
-    with h5py.File(root / "data/features/features.h5") as h5:
-        ids = [i.decode() for i in h5["image_ids"][:]]
-        feature = h5["features"][ids.index(image_id)][None]
-    projection, center, normalize, side = load_model_file(root / "data/models", model)
-    vectors = (load_grounded_vectors(root / "data/models") if side == "own"
-               else KeyedVectors.load(str(root / "data/word2vec/vectors.kv")))
-    words = sorted(pd.read_csv(root / "data/mapping/links.csv")["word"].unique())
+    ids, features = read_features(at(root, "features"))
+    feature = features[ids.index(image_id)][None]
+    projection, center, normalize, side = load_model_file(at(root, "models"), model)
+    vectors = load_grounded_vectors(at(root, "models")) if side == "own" else read_vectors(at(root, "vectors"))
+    words = sorted(read_links(at(root, "links"))["word"].unique())
     scores = vectors[words] @ project(feature, projection, center, normalize)[0]
     return [(words[i], float(scores[i])) for i in np.argsort(-scores, kind="stable")[:k]]
 
 
 def test_words_of_an_image_id_by_iesg_and_l2(tiny_run, capsys):
     result = run_json(capsys, "words", "tiny/dog3.png", "--root", str(tiny_run), "-k", "4")
-    assert result["query"] == {"image_id": "tiny/dog3.png", "path": "data/images/dog/3.png", "split": "test",
+    assert result["query"] == {"image_id": "tiny/dog3.png", "path": f"{ARTIFACTS['image_files'].path}/dog/3.png", "split": "test",
                                "linked_words": ["animal", "dog"]}
     assert result["candidates"] == 9 and result["score"] == "dot"
     for model in ("iesg", "l2"):
@@ -115,7 +114,7 @@ def test_words_of_an_image_id_by_iesg_and_l2(tiny_run, capsys):
 
 def test_words_of_an_image_file_featurizes_it_like_the_featurize_stage(tiny_run, capsys):
     by_id = run_json(capsys, "words", "tiny/horse0.png", "--root", str(tiny_run))
-    by_file = run_json(capsys, "words", str(tiny_run / "data/images/horse/0.png"), "--root", str(tiny_run))
+    by_file = run_json(capsys, "words", str(at(tiny_run, "image_files") / "horse/0.png"), "--root", str(tiny_run))
     assert by_file["query"]["image_id"] is None
     for model in ("iesg", "l2"):
         assert [t["word"] for t in by_file["top"][model]] == [t["word"] for t in by_id["top"][model]]
@@ -133,7 +132,7 @@ def test_images_of_a_word(tiny_run, capsys):
     assert result["word"] == "dog" and result["model"] == "l2" and result["candidates"] == 8
     assert result["linked_images"] == 4
     assert len(result["top"]) == 3 and all(t["split"] == "test" for t in result["top"])
-    images = pd.read_csv(tiny_run / "data/mapping/images.csv").set_index("image_id")["path"]
+    images = read_images(at(tiny_run, "images")).set_index("image_id")["path"]
     for t in result["top"]:
         assert t["path"] == images[t["image_id"]] and t["linked"] == (t["image_id"] == "tiny/dog3.png")
 
@@ -147,8 +146,8 @@ def test_images_of_a_word(tiny_run, capsys):
 def test_neighbours_by_pretrained_and_iesg_vectors(tiny_run, capsys):
     result = run_json(capsys, "neighbours", "zebra", "--root", str(tiny_run), "-k", "3")
     assert result["word"] == "zebra" and result["linked_images"] == 4
-    pretrained = KeyedVectors.load(str(tiny_run / "data/word2vec/vectors.kv"))["zebra"]
-    grounded = load_grounded_vectors(tiny_run / "data/models")["zebra"]
+    pretrained = read_vectors(at(tiny_run, "vectors"))["zebra"]
+    grounded = load_grounded_vectors(at(tiny_run, "models"))["zebra"]
     cosine = pretrained @ grounded / np.linalg.norm(pretrained) / np.linalg.norm(grounded)
     assert result["cosine_pretrained_grounded"] == pytest.approx(cosine, abs=1e-4) and cosine < 0.99  # IESG moved it
     for side in ("pretrained", "iesg"):
@@ -188,7 +187,7 @@ def test_report_is_redrawn_with_the_dvc_plots(tiny_run, tmp_path, capsys):
     index = Path(result["index"])
     assert index == tmp_path / "report" / "index.html" and result["url"].startswith("file://")
     page = index.read_text(encoding="utf-8")
-    assert page == (tiny_run / "data/report/index.html").read_text(encoding="utf-8")
+    assert page == (at(tiny_run, "report") / "index.html").read_text(encoding="utf-8")
     assert page.count("<svg") == 5 and "Training loss per epoch (dvclive)" in page
 
 
@@ -217,15 +216,15 @@ def test_a_reader_that_stops_early_gets_no_traceback(tiny_run):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["neighbours", "zebar"], "error: 'zebar': not in the vocabulary of {root}/data/word2vec/vectors.kv; "
+    (["neighbours", "zebar"], "error: 'zebar': not in the vocabulary of {root}/{vectors}; "
                               "close matches: zebra"),
-    (["images", "dgo"], "error: 'dgo': not in the vocabulary of {root}/data/models/iesg/vectors.kv; "
+    (["images", "dgo"], "error: 'dgo': not in the vocabulary of {root}/{models}/iesg/{vectors_file}; "
                         "close matches: dog"),
     (["images", "dog", "--model", "clip"], "error: 'clip': not a model of train.models in {root}/params.yaml "
                                            "(l2, devise, iesg, contrastive, joint); no close match"),
-    (["neighbours", "dog", "--model", "l2"], "error: {root}/data/models/l2/vectors.kv: model 'l2' learns no word "
+    (["neighbours", "dog", "--model", "l2"], "error: {root}/{models}/l2/{vectors_file}: model 'l2' learns no word "
                                              "vectors; models that do: iesg"),
-    (["words", "tiny/dgo3.png"], "error: 'tiny/dgo3.png': neither an image id in {root}/data/features/features.h5 "
+    (["words", "tiny/dgo3.png"], "error: 'tiny/dgo3.png': neither an image id in {root}/{features} "
                                  "nor an image file; close matches: tiny/dog3.png"),
     (["words", str(TEST_DATA / "README.md")], "error: {data}/README.md: cannot read it as an image"),
     (["words", "tiny/dog3.png", "--features", "nowhere.h5"],
@@ -239,7 +238,8 @@ def test_bad_input_is_one_error_line_with_exit_code_2(tiny_run, capsys, argv, me
     code, out, err = run(capsys, *argv, "--root", str(tiny_run))
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1
-    assert err.startswith(message.format(root=tiny_run, data=TEST_DATA))
+    paths = {name: ARTIFACTS[name].path for name in ("vectors", "models", "features")}
+    assert err.startswith(message.format(root=tiny_run, data=TEST_DATA, vectors_file=VECTORS_FILE, **paths))
 
 
 @pytest.mark.skipif(not (SYSTEM_WORDNET / "data.noun").is_file(), reason="no system WordNet (wordnet-base)")

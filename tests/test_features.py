@@ -18,7 +18,9 @@ from PIL import Image
 
 from pipeline.features.encoders import load_encoder
 from pipeline.core.errors import PipelineError
-from pipeline.features.featurize import FeaturesParams, FeatureWriter, featurize, load_rgb
+from pipeline.artifacts.features import FeatureWriter
+from pipeline.features.decode import load_rgb
+from pipeline.features.featurize import FeaturesParams, featurize
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = Path(__file__).parent / "data"

@@ -27,15 +27,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import h5py
 import numpy as np
-import pandas as pd
-from gensim.models import KeyedVectors, Word2Vec
+from gensim.models import KeyedVectors
 
-from pipeline.evaluation import protocol as matching
+from pipeline.artifacts.features import read_encoder
+from pipeline.artifacts.layout import ARTIFACTS
+from pipeline.artifacts.model_dir import learnt_vectors_path
+from pipeline.artifacts.status import SHOWN, directory_counts, file_counts
+from pipeline.artifacts.tables import read_images, read_links
+from pipeline.artifacts.vectors import read_vectors
 from pipeline.core.errors import PipelineError
 from pipeline.models.base import unit_rows
-from pipeline.evaluation.protocol import Matcher, MatchingData
+from pipeline.evaluation.protocol import TrainedModels, load_trained_models
 from pipeline.core.params import load_section, read_params
 from pipeline.evaluation.plots import read_plot_specs
 from pipeline.evaluation.report import rebuild_report
@@ -43,30 +46,6 @@ from pipeline.evaluation.report import rebuild_report
 # torch (pipeline.features.encoders / pipeline.features.featurize) and nltk (pipeline.images.wordnet / pipeline.images.mapping) are
 # imported inside the only commands that need them: they take seconds to import.
 
-# name -> (default path relative to the root, what it is); each becomes a --name flag.
-ARTIFACTS: dict[str, tuple[str, str]] = {
-    "corpus": ("data/corpus/text.txt", "cleaned corpus (fetch_corpus)"),
-    "word2vec": ("data/word2vec/model", "gensim Word2Vec model (pretrain)"),
-    "vectors": ("data/word2vec/vectors.kv", "pretrained word vectors (pretrain)"),
-    "images": ("data/mapping/images.csv", "images table (map_images)"),
-    "links": ("data/mapping/links.csv", "word-image links (map_images)"),
-    "unmapped": ("data/mapping/unmapped.csv", "images left out, with the reason (map_images)"),
-    "image_files": ("data/images", "copied image files (map_images)"),
-    "features": ("data/features/features.h5", "CNN features (featurize)"),
-    "models": ("data/models", "one directory per model of train.models: model.npz, vectors.kv, train.json (train)"),
-    "report": ("data/report", "HTML report directory (evaluate)"),
-    "metrics": ("results/evaluate.json", "every evaluation number (evaluate)"),
-    "params": ("params.yaml", "params file"),
-    "dvc_yaml": ("dvc.yaml", "pipeline definition, whose plots the report draws"),
-}
-STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("fetch_corpus", ("corpus",)),
-    ("pretrain", ("word2vec", "vectors")),
-    ("map_images", ("images", "links", "unmapped", "image_files")),
-    ("featurize", ("features",)),
-    ("train", ("models",)),
-    ("evaluate", ("report", "metrics")),
-)
 MARK = "*"
 
 
@@ -75,6 +54,11 @@ MARK = "*"
 def artifact(args: argparse.Namespace, name: str) -> Path:
     """The path of artifact ``name``: its flag's value, relative to ``--root`` unless absolute."""
     return Path(args.root) / getattr(args, name)
+
+
+def model_path(args: argparse.Namespace, model: str) -> Path:
+    """The directory of trained model ``model`` (in the ``--models`` directory)."""
+    return artifact(args, "models") / model
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -150,15 +134,6 @@ def positive_int(text: str) -> int:
 
 # ----------------------------------------------------------------------------- loading
 
-@dataclass(frozen=True)
-class Loaded:
-    """The mapped images and words, and each trained model with the word vectors it is scored against."""
-
-    data: MatchingData
-    vectors: dict[str, KeyedVectors]  # model name -> the word vectors it pairs with
-    matchers: dict[str, Matcher]  # model name -> projection and mapped words' vectors
-
-
 def model_names(args: argparse.Namespace) -> list[str]:
     """``train.models`` of the params file: the models the train stages wrote."""
     path = artifact(args, "params")
@@ -178,30 +153,20 @@ def chosen_model(args: argparse.Namespace, name: str) -> str:
 
 def load_model_vectors(args: argparse.Namespace, name: str) -> tuple[KeyedVectors, KeyedVectors]:
     """The pretrained vectors and the word vectors model ``name`` learnt (refused if it learnt none)."""
-    pretrained = matching.read_vectors(artifact(args, "vectors"))
-    path = artifact(args, "models") / chosen_model(args, name) / "vectors.kv"
+    pretrained = read_vectors(artifact(args, "vectors"))
+    path = learnt_vectors_path(model_path(args, chosen_model(args, name)))
     if not path.is_file():
-        learners = [m for m in model_names(args) if (artifact(args, "models") / m / "vectors.kv").is_file()]
+        learners = [m for m in model_names(args) if learnt_vectors_path(model_path(args, m)).is_file()]
         raise PipelineError(f"{path}: model {name!r} learns no word vectors; models that do: "
                             f"{', '.join(learners) or 'none (run train)'}")
-    return pretrained, matching.read_vectors(path)
+    return pretrained, read_vectors(path)
 
 
-def load_matching(args: argparse.Namespace, names: Sequence[str]) -> Loaded:
+def load_matching(args: argparse.Namespace, names: Sequence[str]) -> TrainedModels:
     """Read images, links, features, the pretrained vectors and models ``names``, as evaluate does."""
-    feature_ids, features = matching.read_features(artifact(args, "features"))
-    pretrained = matching.read_vectors(artifact(args, "vectors"))
-    links_path = artifact(args, "links")
-    data = matching.build_data(matching.read_images(artifact(args, "images")), matching.read_links(links_path),
-                               feature_ids, features, pretrained, str(links_path))
-    if not data.words:
-        raise PipelineError(f"{links_path}: no link to an image with features; rerun map_images")
-    vectors, matchers = {}, {}
-    for name in names:
-        projection, vectors[name] = matching.read_trained(artifact(args, "models") / chosen_model(args, name),
-                                                          features.shape[1], pretrained)
-        matchers[name] = Matcher(projection, matching.word_matrix(vectors[name], data.words))
-    return Loaded(data, vectors, matchers)
+    return load_trained_models(artifact(args, "images"), artifact(args, "links"), artifact(args, "features"),
+                               artifact(args, "vectors"), artifact(args, "models"),
+                               [chosen_model(args, name) for name in names])
 
 
 def scores_against(query: np.ndarray, items: np.ndarray, score: str) -> np.ndarray:
@@ -218,60 +183,6 @@ def normalized_word(word: str) -> str:
 
 # ----------------------------------------------------------------------------- status
 
-def _file_counts(name: str, path: Path) -> dict[str, Any]:
-    """Key counts of artifact ``name`` at ``path``, read from the file itself."""
-    if name == "corpus":
-        tokens, lines, distinct = 0, 0, set()
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                words = line.split()
-                tokens, lines = tokens + len(words), lines + 1
-                distinct.update(words)
-        return {"tokens": tokens, "distinct_words": len(distinct), "lines": lines}
-    if name == "word2vec":
-        model = Word2Vec.load(str(path))
-        return {"vocab": len(model.wv), "dim": model.vector_size, "window": model.window,
-                "epochs": model.epochs, "corpus_words": model.corpus_total_words}
-    if name == "vectors" or path.suffix == ".kv":
-        vectors = matching.read_vectors(path)
-        return {"vocab": len(vectors), "dim": vectors.vector_size}
-    if name == "images":
-        table = matching.read_images(path)
-        counts = {"images": len(table)}
-        if "wnid" in table.columns:
-            counts["synsets"] = int(table["wnid"].nunique())
-        return {**counts, **{split: int((table["split"] == split).sum()) for split in ("train", "val", "test")}}
-    if name == "links":
-        table = matching.read_links(path)
-        return {"links": len(table), "words": int(table["word"].nunique()), "images": int(table["image_id"].nunique())}
-    if name == "unmapped":
-        return {"images": len(pd.read_csv(path, dtype=str, keep_default_na=False))}
-    if name == "features":
-        ids, features = matching.read_features(path)
-        with h5py.File(path, "r") as h5:
-            encoder = str(h5.attrs.get("encoder", "?"))
-        return {"images": len(ids), "dim": features.shape[1], "encoder": encoder}
-    if name == "metrics":
-        data = json.loads(path.read_text(encoding="utf-8")).get("data", {})
-        return {key: data[key] for key in ("test_pairs", "words", "images") if key in data}
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as npz:
-            rows, cols = npz["projection"].shape
-            return {"projection": f"{rows}x{cols}", "words": str(npz["words"])}
-    if path.name == "train.json":
-        summary = json.loads(path.read_text(encoding="utf-8"))
-        return {key: summary[key] for key in ("val_p1", "kept_epoch", "epochs_run") if key in summary}
-    return {}
-
-
-def _directory_counts(name: str, path: Path) -> dict[str, Any]:
-    files = [p for p in path.rglob("*") if p.is_file()]
-    if name == "report":
-        return {"files": len(files), "thumbnails": sum(p.parent.name == "thumbs" for p in files),
-                "index_html": (path / "index.html").is_file()}
-    return {"files": len(files)}
-
-
 def _artifact_row(stage: str, name: str, path: Path) -> dict[str, Any]:
     row: dict[str, Any] = {"stage": stage, "artifact": name, "path": str(path), "exists": path.exists()}
     if not path.exists():
@@ -281,7 +192,7 @@ def _artifact_row(stage: str, name: str, path: Path) -> dict[str, Any]:
     files = [p for p in path.rglob("*") if p.is_file()] if is_dir else [path]
     row["bytes"] = sum(p.stat().st_size for p in files)
     try:
-        row["counts"] = _directory_counts(name, path) if is_dir else _file_counts(name, path)
+        row["counts"] = directory_counts(name, path) if is_dir else file_counts(name, path)
         row["problem"] = None
     except Exception as exc:  # a corrupt artifact is reported in its row (pickle/HDF5/CSV readers raise many types)
         row.update(counts={}, problem=f"unreadable: {exc}")
@@ -291,7 +202,7 @@ def _artifact_row(stage: str, name: str, path: Path) -> dict[str, Any]:
 def run_status(args: argparse.Namespace) -> dict[str, Any]:
     """Each stage's artifacts: path, existence, size in bytes, key counts (or what is wrong)."""
     rows = []
-    for stage, names in STAGES:
+    for stage, names in SHOWN:
         for name in names:
             path = artifact(args, name)
             rows.append(_artifact_row(stage, name, path))
@@ -314,7 +225,7 @@ def status_text(result: dict[str, Any]) -> str:
 
 # ----------------------------------------------------------------------------- words
 
-def _image_features(args: argparse.Namespace, loaded: Loaded, image: str) -> tuple[dict[str, Any], np.ndarray]:
+def _image_features(args: argparse.Namespace, loaded: TrainedModels, image: str) -> tuple[dict[str, Any], np.ndarray]:
     """Describe ``image`` (an image id, else an image file) and return its CNN feature vector."""
     data = loaded.data
     if image in data.image_ids:
@@ -335,8 +246,7 @@ def featurize_file(args: argparse.Namespace, path: Path) -> np.ndarray:
     from pipeline.features.featurize import FeaturesParams, encode_batches
 
     params = load_section(FeaturesParams, "features", artifact(args, "params"))
-    with h5py.File(artifact(args, "features"), "r") as h5:
-        made_by = (str(h5.attrs.get("encoder")), str(h5.attrs.get("weights")))
+    made_by = read_encoder(artifact(args, "features"))
     if made_by != (params.encoder, params.weights):
         raise PipelineError(
             f"{artifact(args, 'params')}: features.encoder/weights are {params.encoder}/{params.weights} but "
@@ -395,7 +305,7 @@ def run_images(args: argparse.Namespace) -> dict[str, Any]:
     word = normalized_word(args.word)
     vectors = loaded.vectors[args.model]
     if word not in vectors.key_to_index:
-        where = (artifact(args, "models") / args.model / "vectors.kv" if matcher.projection.words == "own"
+        where = (learnt_vectors_path(model_path(args, args.model)) if matcher.projection.words == "own"
                  else artifact(args, "vectors"))
         raise unknown(word, f"not in the vocabulary of {where}", data.words)
     rows = np.array([i for i, split in enumerate(data.splits) if args.split in ("all", split)], dtype=np.int64)
@@ -432,7 +342,7 @@ def run_neighbours(args: argparse.Namespace) -> dict[str, Any]:
     word = normalized_word(args.word)
     if word not in pretrained.key_to_index:
         raise unknown(word, f"not in the vocabulary of {artifact(args, 'vectors')}", pretrained.index_to_key)
-    links = matching.read_links(artifact(args, "links"))
+    links = read_links(artifact(args, "links"))
     before, after = pretrained[word], grounded[word]
     moved = float(before @ after / max(float(np.linalg.norm(before) * np.linalg.norm(after)), 1e-12))
     return {
@@ -472,8 +382,8 @@ def run_synsets(args: argparse.Namespace) -> dict[str, Any]:
 
     params = load_section(MapImagesParams, "map_images", artifact(args, "params"))
     wordnet_dir = None if params.wordnet_dir is None else Path(args.root) / params.wordnet_dir
-    wn = load_wordnet(wordnet_dir, Path(args.root) / params.wordnet_cache)
-    images, links = matching.read_images(artifact(args, "images")), matching.read_links(artifact(args, "links"))
+    wn = load_wordnet(wordnet_dir, ARTIFACTS["wordnet_cache"].at(args.root))
+    images, links = read_images(artifact(args, "images")), read_links(artifact(args, "links"))
     if "wnid" not in images.columns:
         raise PipelineError(f"{artifact(args, 'images')}: no wnid column; rerun map_images")
     word = normalized_word(args.word)
@@ -546,7 +456,7 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
-    "status": Command(run_status, status_text, tuple(n for _, names in STAGES for n in names),
+    "status": Command(run_status, status_text, tuple(n for _, names in SHOWN for n in names),
                       "each stage's artifacts, their sizes and key counts"),
     "words": Command(run_words, words_text, ("images", "links", "features", "vectors", "models", "params"),
                      "top-k words for an image (id or file) by each model of --compare (default IESG and L2)"),
@@ -596,7 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--root", default=".", help="project root the default paths start from (default .)")
         paths = sub.add_argument_group("artifact paths (relative to --root unless absolute)")
         for artifact_name in command.artifacts:
-            default, what = ARTIFACTS[artifact_name]
+            default, what = ARTIFACTS[artifact_name].path, ARTIFACTS[artifact_name].what
             paths.add_argument(f"--{artifact_name.replace('_', '-')}", dest=artifact_name, default=default,
                                metavar="PATH", help=f"{what} (default {default})")
     return parser
