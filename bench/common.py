@@ -20,6 +20,32 @@ if str(REPO) not in sys.path:  # `python bench/x.py` puts bench/, not the checko
     sys.path.insert(0, str(REPO))
 
 
+def run_path(root: str | Path, name: str) -> Path:
+    """Artifact ``name`` of the pipeline run at ``root`` (the path dvc.yaml gives it)."""
+    from pipeline.artifacts.layout import ARTIFACTS
+
+    return ARTIFACTS[name].at(root)
+
+
+def training_inputs(root: str | Path, text: bool = True):
+    """The train stage's inputs from the run at ``root`` (:func:`pipeline.models.inputs.load_training_inputs`)."""
+    from pipeline.models.inputs import load_training_inputs
+
+    return load_training_inputs(*(run_path(root, name) for name in ("corpus", "word2vec_dir", "images", "links",
+                                                                    "features")), text=text)
+
+
+def load_trained(root: str | Path):
+    """Every model of ``train.models`` trained at ``root``, for scoring
+    (:func:`pipeline.evaluation.protocol.load_trained_models`)."""
+    from pipeline.evaluation.protocol import load_trained_models
+    from pipeline.models.registry import load_train_config
+
+    names = load_train_config(str(run_path(root, "params"))).models
+    return load_trained_models(*(run_path(root, name) for name in ("images", "links", "features", "vectors", "models")),
+                               names)
+
+
 def child_env() -> dict[str, str]:
     """Environment for child processes: this checkout's ``pipeline`` package first on the path."""
     env = dict(os.environ)

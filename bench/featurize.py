@@ -7,7 +7,7 @@ Ways of encoding the same ``--n`` images with the same encoder, each in its own 
 
 * ``stage``: :func:`pipeline.features.featurize.featurize`, exactly what the featurize stage runs (DataLoader
   workers that decode and encode batches, HDF5 writing), with the params' batch size / workers / threads;
-* ``naive``: one image at a time: decode (:func:`pipeline.features.featurize.load_rgb`), preprocess, forward
+* ``naive``: one image at a time: decode (:func:`pipeline.features.decode.load_rgb`), preprocess, forward
   a batch of one; no batching, no workers, torch's default threads (``naive-1thread``: the same
   on one thread, which a busy machine disturbs far less);
 * ``ceiling``: the same model's forward pass alone on batches decoded beforehand (untimed), after
@@ -81,7 +81,8 @@ def _child(mode: str, list_file: str, encoder_name: str, batch_size: int, worker
     import torch
 
     from pipeline.features.encoders import load_encoder
-    from pipeline.features.featurize import FeaturesParams, featurize, load_rgb
+    from pipeline.features.decode import load_rgb
+    from pipeline.features.featurize import FeaturesParams, featurize
 
     paths = Path(list_file).read_text().splitlines()
     n_threads = threads or len(os.sched_getaffinity(0))

@@ -26,12 +26,13 @@ import numpy as np
 import torch
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import run_path, training_inputs  # noqa: E402
 
 from gensim.models import KeyedVectors  # noqa: E402
 
+from pipeline.artifacts.grounding import read_grounding  # noqa: E402
 from pipeline.evaluation import protocol as matching  # noqa: E402
-from pipeline.models.inputs import load_training_inputs  # noqa: E402
 from pipeline.models import base  # noqa: E402
 from pipeline.models.registry import REGISTRY  # noqa: E402
 from pipeline.evaluation.similarity import evaluate_vectors  # noqa: E402
@@ -39,20 +40,12 @@ from pipeline.evaluation.similarity import evaluate_vectors  # noqa: E402
 SWEPT = ("contrastive", "contrastive_frozen", "joint")
 
 
-def load_inputs(root: Path) -> base.TrainingInputs:
-    d = root / "data"
-    return load_training_inputs(d / "corpus/text.txt", d / "word2vec", d / "mapping/images.csv",
-                                d / "mapping/links.csv", d / "features/features.h5")
-
-
 class Evaluator:
     """Test matching on shared candidate sets, and the similarity benchmarks."""
 
     def __init__(self, root: Path, vectors: KeyedVectors, seed: int = 0) -> None:
-        d = root / "data"
-        ids, features = matching.read_features(d / "features/features.h5")
-        self.md = matching.build_data(matching.read_images(d / "mapping/images.csv"),
-                                      matching.read_links(d / "mapping/links.csv"), ids, features, vectors)
+        grounding = read_grounding(run_path(root, "images"), run_path(root, "links"), run_path(root, "features"), vectors)
+        self.md = matching.matching_data(grounding, vectors)
         self.sets = matching.draw_candidates(self.md, 100, seed, pool="heldout")
         self.vectors = vectors
         self.rows = np.array([vectors.key_to_index[w] for w in self.md.words])
@@ -83,7 +76,7 @@ def fmt(metrics: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", type=Path, default=Path("."), help="directory holding data/...")
+    parser.add_argument("--root", type=Path, default=Path("."), help="checkout whose pipeline has run (its dvc.yaml paths)")
     parser.add_argument("--model", choices=[*SWEPT, "baselines"], default="contrastive")
     parser.add_argument("--grid", nargs="*", default=[], help="field=v1,v2 items (YAML values)")
     parser.add_argument("--seed", type=int, default=0)
@@ -93,7 +86,7 @@ def main() -> None:
     torch.set_num_threads(1)
 
     started = time.perf_counter()
-    inputs = load_inputs(args.root)
+    inputs = training_inputs(args.root)
     evaluator = Evaluator(args.root, inputs.vectors)
     data = inputs.data
     print(f"loaded {args.root} in {time.perf_counter() - started:.1f} s: {len(data.features):,} images "

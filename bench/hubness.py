@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import run_path  # noqa: E402
 
 from pipeline.core.errors import PipelineError  # noqa: E402
 from pipeline.core.params import load_section, read_params  # noqa: E402
@@ -30,8 +31,7 @@ from pipeline.evaluation.hubness import (  # noqa: E402
 )
 from pipeline.evaluation.params import EvaluateParams  # noqa: E402
 from pipeline.evaluation.protocol import (  # noqa: E402
-    DIRECTIONS, Matcher, build_data, draw_candidates, image_pool, random_projection, read_features, read_images,
-    read_links, read_trained, read_vectors, word_matrix,
+    DIRECTIONS, draw_candidates, image_pool, load_trained_models, random_matcher,
 )
 from pipeline.evaluation.retrieval import RETRIEVALS  # noqa: E402
 
@@ -41,26 +41,19 @@ TUNE_TEMPERATURES = (0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5)
 
 
 def load_run(root: Path, names: list[str] | None):
-    params = load_section(EvaluateParams, "evaluate", root / "params.yaml")
-    trained = read_params(root / "params.yaml")["train"]["models"]
+    params_file = run_path(root, "params")
+    params = load_section(EvaluateParams, "evaluate", params_file)
+    trained = read_params(params_file)["train"]["models"]
     names = names or [*trained, "random"]
-    data_dir = root / "data"
-    feature_ids, features = read_features(data_dir / "features/features.h5")
-    pretrained = read_vectors(data_dir / "word2vec/vectors.kv")
-    data = build_data(read_images(data_dir / "mapping/images.csv"), read_links(data_dir / "mapping/links.csv"),
-                      feature_ids, features, pretrained)
-    matchers = {}
     for name in names:
-        if name == "random":
-            matchers[name] = Matcher(random_projection(data.features, pretrained.vector_size, params.seed),
-                                     word_matrix(pretrained, data.words))
-            continue
-        if name not in trained:
-            raise PipelineError(f"--models: {name!r} is not in train.models of {root / 'params.yaml'} "
+        if name != "random" and name not in trained:
+            raise PipelineError(f"--models: {name!r} is not in train.models of {params_file} "
                                 f"({', '.join(trained)}) nor 'random'")
-        projection, vectors = read_trained(data_dir / "models" / name, data.features.shape[1], pretrained)
-        matchers[name] = Matcher(projection, word_matrix(vectors, data.words))
-    return params, data, matchers
+    loaded = load_trained_models(*(run_path(root, name) for name in ("images", "links", "features", "vectors", "models")),
+                                 [name for name in names if name != "random"])
+    matchers = {name: random_matcher(loaded.data, loaded.pretrained, params.seed) if name == "random"
+                else loaded.matchers[name] for name in names}
+    return params, loaded.data, matchers
 
 
 def side_by_side(params: EvaluateParams, data, matchers: dict, score: str, k: int, temperature: float) -> list[dict]:

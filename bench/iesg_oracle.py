@@ -1,6 +1,6 @@
 """How well could each objective match at best? Ranks words for ideal projections, no training.
 
-    python bench/iesg_oracle.py --data-root data --mapping data/mapping --split val
+    python bench/iesg_oracle.py --root . --split val            # a checkout whose pipeline has run
 
 For every image of ``--split`` this builds the projected vector each objective asks for and ranks
 all mapped words against it, as the train stage's validation P@1 does (a full ranking, scored
@@ -26,11 +26,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import table  # noqa: E402
+from common import table, training_inputs  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from pipeline.models.inputs import load_training_inputs  # noqa: E402
 from pipeline.models.base import GroundingData, validation_p1  # noqa: E402
 
 
@@ -82,15 +81,12 @@ def ideal_l2(data: GroundingData, vectors: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-root", default="data", help="holds corpus/text.txt and word2vec/")
-    parser.add_argument("--mapping", default="data/mapping")
-    parser.add_argument("--features", default="data/features/features.h5")
+    parser.add_argument("--root", default=".", help="checkout whose pipeline has run (its dvc.yaml paths)")
     parser.add_argument("--split", default="val")
     parser.add_argument("--window", type=int, default=5)
     args = parser.parse_args()
 
-    inputs = load_training_inputs(f"{args.data_root}/corpus/text.txt", f"{args.data_root}/word2vec",
-                                  f"{args.mapping}/images.csv", f"{args.mapping}/links.csv", args.features)
+    inputs = training_inputs(args.root)
     vectors, output_vectors, data, tokens, counts = (
         inputs.vectors, inputs.output_vectors, inputs.data, inputs.tokens, inputs.counts)
 

@@ -1,7 +1,7 @@
 """Which IESG settings learn? Trains IESG under several objectives on the same data and prints,
 per setting, the share of active hinges and the validation P@1 per epoch next to the L2 baseline.
 
-    python bench/iesg_sweep.py --data-root data --mapping data/mapping --features data/features/features.h5
+    python bench/iesg_sweep.py --root .            # a checkout whose pipeline has run
 
 The settings vary the knobs the paper leaves open (energy, lambda/margin, negatives, W_p init,
 feature normalisation and centring, frozen vs learnable words, input or output vectors as e_c);
@@ -18,11 +18,10 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402,F401  (puts this checkout's pipeline first on sys.path)
+from common import training_inputs  # noqa: E402  (also puts this checkout's pipeline first on sys.path)
 
 import torch  # noqa: E402
 
-from pipeline.models.inputs import load_training_inputs  # noqa: E402
 from pipeline.models import l2  # noqa: E402
 from pipeline.models.base import validation_p1  # noqa: E402
 from pipeline.models.iesg import fit  # noqa: E402
@@ -60,9 +59,7 @@ SETTINGS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-root", default="data", help="holds corpus/text.txt and word2vec/")
-    parser.add_argument("--mapping", default="data/mapping")
-    parser.add_argument("--features", default="data/features/features.h5")
+    parser.add_argument("--root", default=".", help="checkout whose pipeline has run (its dvc.yaml paths)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--triples", type=int, default=60_000, help="triples per epoch (0: all, as the stage)")
     parser.add_argument("--ridge", type=float, default=l2.L2Params.ridge, help="ridge of the L2 solutions")
@@ -71,8 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    inputs = load_training_inputs(f"{args.data_root}/corpus/text.txt", f"{args.data_root}/word2vec",
-                                  f"{args.mapping}/images.csv", f"{args.mapping}/links.csv", args.features)
+    inputs = training_inputs(args.root)
     vectors, output_vectors, data, tokens, counts = (
         inputs.vectors, inputs.output_vectors, inputs.data, inputs.tokens, inputs.counts)
     for normalize in (False, True):

@@ -17,14 +17,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import table, write_json  # noqa: E402
+from common import load_trained, run_path, table, write_json  # noqa: E402
 
 from pipeline.evaluation.params import EvaluateParams  # noqa: E402
-from pipeline.evaluation.protocol import (  # noqa: E402
-    IMAGE_POOLS, Matcher, build_data, draw_candidates, evaluate_matching, random_projection,
-    read_features, read_images, read_links, read_trained, read_vectors, word_matrix,
-)
-from pipeline.core.params import load_section, read_params  # noqa: E402
+from pipeline.evaluation.protocol import IMAGE_POOLS, draw_candidates, evaluate_matching, random_matcher  # noqa: E402
+from pipeline.core.params import load_section  # noqa: E402
 
 
 def main() -> None:
@@ -33,17 +30,10 @@ def main() -> None:
     parser.add_argument("--json", help="also write the numbers to this file")
     args = parser.parse_args()
     root = Path(args.root)
-    params = load_section(EvaluateParams, "evaluate", root / "params.yaml")
-    pretrained = read_vectors(root / "data/word2vec/vectors.kv")
-    ids, features = read_features(root / "data/features/features.h5")
-    data = build_data(read_images(root / "data/mapping/images.csv"), read_links(root / "data/mapping/links.csv"),
-                      ids, features, pretrained)
-    matchers = {}
-    for name in read_params(root / "params.yaml")["train"]["models"]:
-        projection, vectors = read_trained(root / "data/models" / name, features.shape[1], pretrained)
-        matchers[name] = Matcher(projection, word_matrix(vectors, data.words))
-    matchers["random"] = Matcher(random_projection(data.features, pretrained.vector_size, params.seed),
-                                 word_matrix(pretrained, data.words))
+    params = load_section(EvaluateParams, "evaluate", run_path(root, "params"))
+    loaded = load_trained(root)
+    data = loaded.data
+    matchers = {**loaded.matchers, "random": random_matcher(data, loaded.pretrained, params.seed)}
     results = {}
     for pool in IMAGE_POOLS:
         sets = draw_candidates(data, params.candidates, params.seed, pool)

@@ -72,7 +72,14 @@ MODULES = [
     "pipeline/models/",  # the models
     "pipeline/evaluation/similarity.py",  # word similarity
     "pipeline/features/encoders.py",  # encoder preprocessing
-    "pipeline/features/featurize.py:load_rgb,_EncodedBatches",  # decoding and preprocessing of images
+    "pipeline/features/decode.py",  # decoding of images
+    "pipeline/features/featurize.py:_EncodedBatches",  # preprocessing of images
+    "pipeline/artifacts/grounding.py",  # the join of mapping, features and vocabulary
+    "pipeline/artifacts/tables.py:read_images,read_links,_read_csv",  # the artifact readers
+    "pipeline/artifacts/features.py:read_features",
+    "pipeline/artifacts/vectors.py:read_vectors,read_word2vec,read_output_vectors",
+    "pipeline/artifacts/model_dir.py:read_trained,write_projection,read_projection",
+    "pipeline/artifacts/training_log.py:logged_values,TrainingLog",  # the training log
     "pipeline/images/wordnet.py",  # WordNet linking
 ]
 EQUIVALENT_FILE = REPO / "bench" / "mutation_equivalent.toml"

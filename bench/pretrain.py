@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, print_machine, run_child, table, verdict, write_json  # noqa: E402
+from common import REPO, print_machine, run_child, run_path, table, verdict, write_json  # noqa: E402
 
 TARGET = 0.9
 
@@ -56,7 +56,7 @@ def _child(mode: str, corpus: str, params_json: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", default=str(REPO / "data/corpus/text.txt"), help="corpus file (in lines)")
+    parser.add_argument("--corpus", default=str(run_path(REPO, "corpus")), help="corpus file (in lines)")
     parser.add_argument("--params", default=str(REPO / "params.yaml"), help="its pretrain section is used")
     parser.add_argument("--epochs", type=int, default=1, help="epochs (0: the params' value)")
     parser.add_argument("--workers", type=int, default=0, help="gensim threads (0: the params' value)")

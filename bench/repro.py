@@ -25,6 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import print_machine, table, verdict, write_json  # noqa: E402
 
+from pipeline.artifacts.layout import ARTIFACTS  # noqa: E402
+
 TARGET_NOOP = 10.0
 
 
@@ -64,7 +66,7 @@ def main() -> None:
             raise SystemExit(f"{repo} exists; give a new directory for the clean clone")
         subprocess.run(["git", "clone", "-q", str(Path(args.clone_from).resolve()), str(repo)], check=True)
     if args.downloads:
-        target = repo / "data/downloads"
+        target = ARTIFACTS["downloads"].at(repo)
         target.mkdir(parents=True, exist_ok=True)
         for deb in sorted(Path(args.downloads).glob("*.deb")):
             shutil.copy2(deb, target / deb.name)

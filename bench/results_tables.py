@@ -15,6 +15,9 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import run_path  # noqa: E402
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline.models.registry import BASELINE_MODEL, REGISTRY, paper_matching  # noqa: E402
 
@@ -40,7 +43,7 @@ def difference(entry: dict | None, scale: float, digits: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--details", default="results/evaluate.json", help="the evaluate stage's details JSON")
+    parser.add_argument("--details", default=str(run_path(".", "metrics")), help="the evaluate stage's details JSON")
     parser.add_argument("--reference", default=BASELINE_MODEL, help="evaluate.reference_model of that run")
     args = parser.parse_args()
     details = json.loads(Path(args.details).read_text())

@@ -1,8 +1,7 @@
 """Train benchmark: IESG triples/s of pipeline.models.iesg.fit against a straightforward reference,
 and how training time grows with the corpus size.
 
-    python bench/train.py --corpus data/corpus/text.txt --word2vec data/word2vec \\
-        --mapping data/mapping --features data/features/features.h5 --triples 50000
+    python bench/train.py --root . --triples 50000            # a checkout whose pipeline has run
 
 The reference is the obvious PyTorch code: a per-example Python loop builds each batch of
 ``batch_size`` (16) triples (a random occurrence of a word with training images in the down-sampled
@@ -30,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, print_machine, table, verdict, write_json  # noqa: E402
+from common import REPO, print_machine, table, training_inputs, verdict, write_json  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -132,10 +131,7 @@ def reference_iesg(data, tokens: np.ndarray, counts: np.ndarray, input_vectors: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", default=str(REPO / "data/corpus/text.txt"))
-    parser.add_argument("--word2vec", default=str(REPO / "data/word2vec"), help="pretrain output directory")
-    parser.add_argument("--mapping", default=str(REPO / "data/mapping"), help="holds images.csv and links.csv")
-    parser.add_argument("--features", default=str(REPO / "data/features/features.h5"))
+    parser.add_argument("--root", default=str(REPO), help="checkout whose pipeline has run (its dvc.yaml paths)")
     parser.add_argument("--params", default=str(REPO / "params.yaml"), help="its train section is used")
     parser.add_argument("--triples", type=int, default=50_000, help="triples each implementation trains on")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of iesg.fit (the best is kept)")
@@ -145,7 +141,6 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
 
-    from pipeline.models.inputs import load_training_inputs
     from pipeline.models import l2 as l2_model
     from pipeline.models.base import Projection, validation_p1
     from pipeline.models.iesg import CorpusWindows, fit
@@ -160,8 +155,7 @@ def main() -> None:
     params = dataclasses.replace(config.sections["iesg"].effective(), epochs=1, patience=0,
                                  max_triples_per_epoch=args.triples)
     before = print_machine("train bench, start")
-    inputs = load_training_inputs(args.corpus, args.word2vec, f"{args.mapping}/images.csv",
-                                  f"{args.mapping}/links.csv", args.features)
+    inputs = training_inputs(args.root)
     vectors, output_vectors, data, tokens, counts = (
         inputs.vectors, inputs.output_vectors, inputs.data, inputs.tokens, inputs.counts)
     l2 = l2_model.fit(data, vectors.vectors, l2_model.L2Params(params.init_ridge, params.normalize_features,

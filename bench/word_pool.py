@@ -16,16 +16,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import table  # noqa: E402
+from common import load_trained, table  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from pipeline.evaluation.protocol import (  # noqa: E402
-    MatchingData, build_data, candidate_scores, precision_at, random_projection, rank_candidates, read_features,
-    read_images, read_links, read_trained, read_vectors, sample_candidates,
+    MatchingData, candidate_scores, precision_at, random_projection, rank_candidates, sample_candidates,
 )
 from pipeline.models.base import energy_rows  # noqa: E402
-from pipeline.core.params import read_params  # noqa: E402
 
 KS = [1, 5, 10]
 
@@ -41,18 +39,15 @@ def candidate_sets(data: MatchingData, pool: list[str], candidates: int, seed: i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", default=".", help="checkout with data/mapping, data/features, data/word2vec, data/models")
+    parser.add_argument("--root", default=".", help="checkout whose pipeline has run (its dvc.yaml paths)")
     parser.add_argument("--candidates", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     root = Path(args.root)
 
-    pretrained = read_vectors(root / "data/word2vec/vectors.kv")
-    feature_ids, features = read_features(root / "data/features/features.h5")
-    data = build_data(read_images(root / "data/mapping/images.csv"), read_links(root / "data/mapping/links.csv"),
-                      feature_ids, features, pretrained)
-    models = {name: read_trained(root / "data/models" / name, features.shape[1], pretrained)
-              for name in read_params(root / "params.yaml")["train"]["models"]}
+    loaded = load_trained(root)
+    data, pretrained = loaded.data, loaded.pretrained
+    models = {name: (matcher.projection, loaded.vectors[name]) for name, matcher in loaded.matchers.items()}
     models["random"] = (random_projection(data.features, pretrained.vector_size, args.seed), pretrained)
     train_images = [i for i, split in enumerate(data.splits) if split == "train"]
     linked = sorted({data.words[w] for i in train_images for w in data.image_words[i]})

@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import json
 import time
 from pathlib import Path
 
+from pipeline.artifacts.layout import DVC_YAML, PARAMS, path
 from pipeline.core.errors import PipelineError, run_stage
 from pipeline.core.files import atomic_path, write_json
 from pipeline.core.params import load_section
@@ -52,31 +52,6 @@ def write_plots(out_dir: Path, frequency: dict, shares: dict, curves: dict[str, 
                                               for rows in by_model.values())])
 
 
-def read_curve(live_dir: Path, metric: str) -> list[dict]:
-    """``epoch`` and ``metric`` of each epoch a train stage logged with dvclive (``step`` is the epoch).
-
-    Every model logs ``val_p1`` (a missing one is an error); a model without a training loss (L2, a
-    closed form) logs no ``loss`` and gets no rows for it.
-    """
-    path = live_dir / "plots" / "metrics" / f"{metric}.tsv"
-    if metric != "val_p1" and not path.exists():
-        return []
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            return [{"epoch": int(row["step"]), metric: row[metric]}
-                    for row in csv.DictReader(handle, delimiter="\t")]
-    except (OSError, KeyError, ValueError) as exc:
-        raise PipelineError(f"{path}: cannot read the training log ({exc}); rerun train") from exc
-
-
-def read_train_summary(path: Path) -> dict:
-    """The ``train.json`` a train stage wrote beside its model."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise PipelineError(f"{path}: cannot read the train summary ({exc}); rerun train") from exc
-
-
 HEADLINE_BENCHMARKS = {"ws353_similarity": "ws353_sim", "ws353_relatedness": "ws353_rel", "simlex999": "simlex",
                        "men": "men"}
 
@@ -115,20 +90,20 @@ def retrieval_summary(metrics: dict, params: EvaluateParams) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--images", default="data/mapping/images.csv", help="images table")
-    parser.add_argument("--links", default="data/mapping/links.csv", help="word-image links")
-    parser.add_argument("--features", default="data/features/features.h5", help="image features")
-    parser.add_argument("--vectors", default="data/word2vec/vectors.kv", help="pretrained word vectors")
-    parser.add_argument("--models", default="data/models", help="directory with one train output per model")
-    parser.add_argument("--metrics", default="metrics/evaluate.json", help="headline metrics (dvc metrics)")
-    parser.add_argument("--details", default="results/evaluate.json",
+    parser.add_argument("--images", default=path("images"), help="images table")
+    parser.add_argument("--links", default=path("links"), help="word-image links")
+    parser.add_argument("--features", default=path("features"), help="image features")
+    parser.add_argument("--vectors", default=path("vectors"), help="pretrained word vectors")
+    parser.add_argument("--models", default=path("models"), help="directory with one train output per model")
+    parser.add_argument("--metrics", default=path("headline"), help="headline metrics (dvc metrics)")
+    parser.add_argument("--details", default=path("metrics"),
                         help="every number: P@k with intervals, counts, similarity, error shares")
-    parser.add_argument("--plots", default="plots/evaluate", help="directory for plot CSVs")
-    parser.add_argument("--train-logs", default="dvclive", help="directory of the train stages' dvclive logs")
-    parser.add_argument("--report", default="data/report", help="directory for index.html and thumbnails")
-    parser.add_argument("--dvc-yaml", default="dvc.yaml", help="whose top-level plots the report draws ('': none)")
-    parser.add_argument("--wordnet-cache", default="data/downloads/nltk_data", help="where an nltk copy of WordNet is built")
-    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--plots", default=path("plots"), help="directory for plot CSVs")
+    parser.add_argument("--train-logs", default=path("train_logs"), help="directory of the train stages' dvclive logs")
+    parser.add_argument("--report", default=path("report"), help="directory for index.html and thumbnails")
+    parser.add_argument("--dvc-yaml", default=DVC_YAML, help="whose top-level plots the report draws ('': none)")
+    parser.add_argument("--wordnet-cache", default=path("wordnet_cache"), help="where an nltk copy of WordNet is built")
+    parser.add_argument("--params", default=PARAMS)
     args = parser.parse_args()
     started = time.perf_counter()
 
@@ -138,38 +113,32 @@ def main() -> None:
 
     import numpy as np
 
+    from pipeline.artifacts.model_dir import read_train_summary
+    from pipeline.artifacts.training_log import read_curve
     from pipeline.evaluation.analysis import classify_errors, error_shares, examples, p1_by_frequency
     from pipeline.evaluation.hubness import evaluate_retrieval
     from pipeline.evaluation.model_choice import chosen_by, model_label, resolve_model
     from pipeline.evaluation.plots import read_plot_specs
     from pipeline.evaluation.protocol import (
-        DIRECTIONS, Matcher, build_data, draw_candidates, evaluate_matching, image_pool, random_projection,
-        read_features, read_images, read_links, read_trained, read_vectors, word_matrix,
+        DIRECTIONS, draw_candidates, evaluate_matching, image_pool, load_trained_models, random_matcher,
     )
     from pipeline.evaluation.report import write_report
     from pipeline.evaluation.similarity import PAIR_BENCHMARKS, evaluate_vectors, pair_scores
     from pipeline.evaluation.statistics import add_matching_intervals, add_similarity_intervals
     from pipeline.images.wordnet import load_wordnet
 
-    images, links = read_images(args.images), read_links(args.links)
-    feature_ids, features = read_features(args.features)
-    pretrained = read_vectors(args.vectors)
-    data = build_data(images, links, feature_ids, features, pretrained, args.links)
+    loaded = load_trained_models(args.images, args.links, args.features, args.vectors, args.models, names)
+    data, pretrained = loaded.data, loaded.pretrained
     if len(data.pair_image) == 0:
         raise PipelineError(
             f"{args.links}: no link to a test-split image with features; check map_images' split params"
         )
-    matchers, spaces, val_p1 = {}, {"pretrained": pretrained}, {}
-    for name in names:
-        projection, vectors = read_trained(Path(args.models) / name, data.features.shape[1], pretrained)
-        matchers[name] = Matcher(projection, word_matrix(vectors, data.words))
-        val_p1[name] = read_train_summary(Path(args.models) / name / "train.json")["val_p1"]
-        if projection.words == "own":
-            spaces[name] = vectors
+    matchers, spaces = {**loaded.matchers}, {"pretrained": pretrained}
+    val_p1 = {name: read_train_summary(Path(args.models) / name)["val_p1"] for name in names}
+    spaces.update((name, loaded.vectors[name]) for name in names if loaded.matchers[name].projection.words == "own")
     analysis_model = resolve_model(params.analysis_model, val_p1)
     analysed_as = model_label(analysis_model, chosen_by(params.analysis_model, analysis_model, val_p1))
-    matchers["random"] = Matcher(random_projection(data.features, pretrained.vector_size, params.seed),
-                                 word_matrix(pretrained, data.words))
+    matchers["random"] = random_matcher(data, pretrained, params.seed)
 
     sets = draw_candidates(data, params.candidates, params.seed, params.image_pool)
     matching, rankings = evaluate_matching(data, matchers, sets, params.ks)

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from pipeline.artifacts.layout import PARAMS, path
 from pipeline.core.errors import run_stage
 from pipeline.core.files import write_json
 from pipeline.core.params import load_section
@@ -14,11 +15,11 @@ from pipeline.features.params import FeaturesParams
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--images", default="data/mapping/images.csv", help="images table")
-    parser.add_argument("--output", default="data/features/features.h5", help="HDF5 to write")
-    parser.add_argument("--report", default="data/features/report.json", help="skipped images")
-    parser.add_argument("--metrics", default="results/features.json", help="statistics JSON (counts, timing)")
-    parser.add_argument("--params", default="params.yaml", help="params file")
+    parser.add_argument("--images", default=path("images"), help="images table")
+    parser.add_argument("--output", default=path("features"), help="HDF5 to write")
+    parser.add_argument("--report", default=path("featurize_report"), help="skipped images")
+    parser.add_argument("--metrics", default=path("features_stats"), help="statistics JSON (counts, timing)")
+    parser.add_argument("--params", default=PARAMS, help="params file")
     args = parser.parse_args()
 
     params = load_section(FeaturesParams, "features", args.params)

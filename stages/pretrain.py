@@ -4,32 +4,31 @@ from __future__ import annotations
 
 import argparse
 
+from pipeline.artifacts.layout import PARAMS, path
 from pipeline.core.errors import run_stage
-from pipeline.core.files import atomic_path, write_json
+from pipeline.core.files import write_json
 from pipeline.core.params import load_section
 from pipeline.pretrain.params import PretrainParams
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--corpus", default="data/corpus/text.txt", help="cleaned corpus, in lines")
-    parser.add_argument("--out", default="data/word2vec", help="directory for model and vectors.kv")
-    parser.add_argument("--metrics", default="results/pretrain.json")
-    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--corpus", default=path("corpus"), help="cleaned corpus, in lines")
+    parser.add_argument("--out", default=path("word2vec_dir"), help="directory for the model and its vectors")
+    parser.add_argument("--metrics", default=path("pretrain_stats"))
+    parser.add_argument("--params", default=PARAMS)
     args = parser.parse_args()
 
     params = load_section(PretrainParams, "pretrain", args.params)
 
     # Imported once the params are valid: gensim takes seconds to import.
+    from pipeline.artifacts.vectors import write_word2vec
     from pipeline.evaluation.similarity import evaluate_vectors
-    from pipeline.pretrain.word2vec import save_reproducibly, train_word2vec
+    from pipeline.pretrain.word2vec import train_word2vec
 
     model, report = train_word2vec(args.corpus, params)
     scores = evaluate_vectors(model.wv, params.analogy_restrict_vocab)
-    with atomic_path(args.out) as out:
-        out.mkdir()
-        save_reproducibly(model, out / "model")
-        save_reproducibly(model.wv, out / "vectors.kv")
+    write_word2vec(args.out, model)
     write_json(args.metrics, {
         "vocabulary": report.vocabulary,
         "corpus_words": report.corpus_words,

@@ -6,26 +6,26 @@ import argparse
 import math
 import time
 
+from pipeline.artifacts.layout import PARAMS, path
 from pipeline.core.errors import PipelineError, run_stage
-from pipeline.core.files import atomic_path, write_json
 from pipeline.models.registry import get_model, load_train_config
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", required=True, help="a name of train.models in params.yaml")
-    parser.add_argument("--corpus", default="data/corpus/text.txt")
-    parser.add_argument("--word2vec", default="data/word2vec", help="pretrain output directory")
-    parser.add_argument("--images", default="data/mapping/images.csv")
-    parser.add_argument("--links", default="data/mapping/links.csv")
-    parser.add_argument("--features", default="data/features/features.h5")
-    parser.add_argument("--out", help="model directory (default data/models/MODEL)")
+    parser.add_argument("--corpus", default=path("corpus"))
+    parser.add_argument("--word2vec", default=path("word2vec_dir"), help="pretrain output directory")
+    parser.add_argument("--images", default=path("images"))
+    parser.add_argument("--links", default=path("links"))
+    parser.add_argument("--features", default=path("features"))
+    parser.add_argument("--out", help=f"model directory (default {path('model')})")
     parser.add_argument("--live-dir", help="dvclive directory of the per-epoch loss / active share / val P@1 "
-                                             "(default dvclive/MODEL)")
-    parser.add_argument("--params", default="params.yaml")
+                                             f"(default {path('train_log')})")
+    parser.add_argument("--params", default=PARAMS)
     args = parser.parse_args()
-    out_dir = args.out or f"data/models/{args.model}"
-    live_dir = args.live_dir or f"dvclive/{args.model}"
+    out_dir = args.out or path("model", args.model)
+    live_dir = args.live_dir or path("train_log", args.model)
 
     spec = get_model(args.model)
     config = load_train_config(args.params, only=args.model)
@@ -35,11 +35,11 @@ def main() -> None:
 
     # Imported once the params are valid: torch and gensim take seconds to import.
     import torch
-    from gensim.models import KeyedVectors
 
+    from pipeline.artifacts.model_dir import write_model
+    from pipeline.artifacts.training_log import TrainingLog
+    from pipeline.artifacts.vectors import with_vectors
     from pipeline.models.inputs import load_training_inputs
-    from pipeline.models.training_log import TrainingLog
-    from pipeline.pretrain.word2vec import save_reproducibly
 
     # Batches this small gain nothing from intra-op threads; one thread is also what keeps runs reproducible.
     torch.set_num_threads(1)
@@ -62,17 +62,8 @@ def main() -> None:
         **inputs.dropped,
         **trained.summary,
     }
-    with atomic_path(out_dir) as out:
-        out.mkdir()
-        trained.projection.save(out / "model.npz")
-        if trained.word_vectors is not None:
-            vectors = inputs.vectors
-            grounded = KeyedVectors(vectors.vector_size)
-            grounded.add_vectors(vectors.index_to_key, trained.word_vectors)
-            for word in vectors.index_to_key:
-                grounded.set_vecattr(word, "count", vectors.get_vecattr(word, "count"))
-            save_reproducibly(grounded, out / "vectors.kv")
-        write_json(out / "train.json", summary)
+    learnt = None if trained.word_vectors is None else with_vectors(inputs.vectors, trained.word_vectors)
+    write_model(out_dir, trained.projection, learnt, summary)
     val = "n/a" if math.isnan(kept.val_p1) else f"{kept.val_p1:.3f}"
     print(
         f"train: {args.model} on {summary['links_train']:,} training links in {seconds:.1f} s; "

@@ -11,24 +11,42 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from gensim.models import KeyedVectors, Word2Vec
 from PIL import Image
 
+from pipeline.artifacts.layout import ARTIFACTS, DVC_YAML, PARAMS, PROJECTION_FILE
+from pipeline.artifacts.model_dir import learnt_vectors_path, projection_shape, read_projection
+from pipeline.artifacts.tables import IMAGE_COLUMNS, LINK_COLUMNS, UNMAPPED_COLUMNS, write_table
+from pipeline.artifacts.vectors import read_vectors, write_word2vec
+from pipeline.artifacts.grounding import join_grounding
+from pipeline.evaluation.protocol import matching_data
+
 REPO = str(Path(__file__).resolve().parents[1])
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
 
+
+def at(root: Path, name: str, model: str | None = None) -> Path:
+    """Artifact ``name`` of the run at ``root`` (the path dvc.yaml gives it)."""
+    return ARTIFACTS[name].at(root, model)
+
+
+def joined(images, links, feature_ids: list[str], features: np.ndarray, vocabulary: KeyedVectors):
+    """The evaluation's index of tables, features and vocabulary, joined as the stages join them."""
+    return matching_data(join_grounding(images, links, feature_ids, features, vocabulary), vocabulary)
+
+
 def load_model_file(models: Path, name: str) -> tuple[np.ndarray, np.ndarray, bool, str]:
     """A model file of the train stage: ``projection``, ``center``, ``normalize_features`` and the word vectors
-    it pairs with (``pretrained``, or ``own``: the vectors.kv beside it)."""
-    with np.load(models / name / "model.npz", allow_pickle=False) as saved:
-        return saved["projection"], saved["center"], bool(saved["normalize_features"]), str(saved["words"])
+    it pairs with (``pretrained``, or ``own``: the vectors beside it)."""
+    path = models / name / PROJECTION_FILE
+    model = read_projection(path, *projection_shape(path)[0])
+    return model.projection, model.center, model.normalize_features, model.words
 
 
 def load_grounded_vectors(models: Path, name: str = "iesg") -> KeyedVectors:
     """The word vectors model ``name`` learnt, as its train stage wrote them."""
-    return KeyedVectors.load(str(models / name / "vectors.kv"))
+    return read_vectors(learnt_vectors_path(models / name))
 
 
 def project(features: np.ndarray, projection: np.ndarray, center: np.ndarray, normalize: bool) -> np.ndarray:
@@ -81,36 +99,31 @@ def _write_tiny_inputs(root: Path) -> None:
     """What fetch_corpus, pretrain and map_images would have written, at their dvc.yaml paths."""
     rng = random.Random(0)
     words = [*TINY_NOUNS, "animal", *(f"w{i}" for i in range(30))]
-    (root / "data/corpus").mkdir(parents=True)
+    corpus = at(root, "corpus")
+    corpus.parent.mkdir(parents=True)
     lines = [" ".join(rng.choice(words) for _ in range(200)) for _ in range(50)]
-    (root / "data/corpus/text.txt").write_text("\n".join(lines) + "\n")
-    model = Word2Vec(corpus_file=str(root / "data/corpus/text.txt"), vector_size=8, min_count=1, sg=1,
-                     epochs=1, workers=1, seed=0)
-    (root / "data/word2vec").mkdir(parents=True)
-    model.save(str(root / "data/word2vec/model"))
-    model.wv.save(str(root / "data/word2vec/vectors.kv"))
+    corpus.write_text("\n".join(lines) + "\n")
+    model = Word2Vec(corpus_file=str(corpus), vector_size=8, min_count=1, sg=1, epochs=1, workers=1, seed=0)
+    write_word2vec(at(root, "word2vec_dir"), model)
 
     pixels = np.random.default_rng(0)
     images, links = [], []
     for n, (noun, wnid) in enumerate(TINY_NOUNS.items()):
-        (root / "data/images" / noun).mkdir(parents=True)
+        (at(root, "image_files") / noun).mkdir(parents=True)
         for i, split in enumerate(("train", "train", "val", "test")):
             colour = np.array([(37 * n) % 256, (91 * n + 40) % 256, (53 * n + 100) % 256])
             noisy = (colour + pixels.integers(-40, 40, (40, 40, 3))).clip(0, 255).astype(np.uint8)
-            path = f"data/images/{noun}/{i}.png"
+            path = f"{ARTIFACTS['image_files'].path}/{noun}/{i}.png"
             Image.fromarray(noisy).save(root / path)
             image_id = f"tiny/{noun}{i}.png"
-            images.append({"image_id": image_id, "path": path, "wnid": wnid, "source": "tiny", "split": split,
-                           "label": noun})
+            images.append((image_id, path, wnid, "tiny", split, noun))
             links += [(noun, image_id)] + ([("animal", image_id)] if noun in TINY_ANIMALS else [])
-    (root / "data/mapping").mkdir(parents=True)
-    pd.DataFrame(images).to_csv(root / "data/mapping/images.csv", index=False)
-    pd.DataFrame(links, columns=["word", "image_id"]).to_csv(root / "data/mapping/links.csv", index=False)
-    pd.DataFrame([{"image_id": "tiny/abstract.png", "path": "data/images/abstract.png", "source": "tiny",
-                   "label": "abstract", "reason": "abstract or unlabelled"}]).to_csv(
-        root / "data/mapping/unmapped.csv", index=False)
-    (root / "params.yaml").write_text(TINY_PARAMS)
-    shutil.copy(Path(REPO) / "dvc.yaml", root / "dvc.yaml")
+    write_table(at(root, "images"), images, IMAGE_COLUMNS)
+    write_table(at(root, "links"), links, LINK_COLUMNS)
+    write_table(at(root, "unmapped"), [("tiny/abstract.png", f"{ARTIFACTS['image_files'].path}/abstract.png", "tiny",
+                                        "abstract", "abstract or unlabelled")], UNMAPPED_COLUMNS)
+    (root / PARAMS).write_text(TINY_PARAMS)
+    shutil.copy(Path(REPO) / DVC_YAML, root / DVC_YAML)
 
 
 def _build_tiny_run(root: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from conftest import at
 from pipeline.models import registry
 from pipeline.models.registry import ModelSpec
 
@@ -54,15 +55,15 @@ def test_the_readme_example_model_trains_and_is_evaluated(tiny_run, tmp_path, mo
     params["train"].update(yaml.safe_load(section))
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     monkeypatch.chdir(root)
-    before = json.loads((root / "results/evaluate.json").read_text())["matching"]
+    before = json.loads(at(root, "metrics").read_text())["matching"]
 
     run_stage("train.py", "--model", name)
-    summary = json.loads((root / "data/models" / name / "train.json").read_text())
+    summary = json.loads((at(root, "models") / name / "train.json").read_text())
     assert (summary["model"], summary["kept_epoch"], summary["epochs_run"]) == (name, 1, 1)
     assert json.loads((root / "dvclive" / name / "metrics.json").read_text())["val_p1"] == summary["val_p1"]
 
     run_stage("evaluate.py")
-    matching = json.loads((root / "results/evaluate.json").read_text())["matching"]
+    matching = json.loads(at(root, "metrics").read_text())["matching"]
     assert set(matching) == {*before, name}
     for direction in ("image_to_word", "word_to_image"):
         assert 0 <= matching[name][direction]["cos"]["p1"] <= 1

@@ -7,11 +7,12 @@ import pandas as pd
 import pytest
 from gensim.models import KeyedVectors
 
+from conftest import joined
 from pipeline.evaluation.analysis import (
     bucket_labels, bucket_of, classify_errors, error_shares, examples, hypernym_distances,
     p1_by_frequency, wordnet_close,
 )
-from pipeline.evaluation.protocol import CandidateSets, Ranking, build_data
+from pipeline.evaluation.protocol import CandidateSets, Ranking
 
 
 class FakeSynset:
@@ -98,7 +99,7 @@ def error_case():
     images = pd.DataFrame({"image_id": [r[0] for r in rows], "path": [r[0] for r in rows], "split": [r[1] for r in rows]})
     links = pd.DataFrame({"word": [r[2] for r in rows], "image_id": [r[0] for r in rows]})
     features = np.array([r[3] for r in rows], np.float32)
-    data = build_data(images, links, images["image_id"].tolist(), features, kv)
+    data = joined(images, links, images["image_id"].tolist(), features, kv)
     index = {w: i for i, w in enumerate(data.words)}
     image_index = {i: n for n, i in enumerate(data.image_ids)}
     predicted = {"test-rare": "cat", "test-dog-beagle": "beagle", "test-dog-pooch": "pooch",

@@ -13,21 +13,22 @@ import pandas as pd
 import pytest
 from gensim.models import KeyedVectors
 
-from conftest import load_grounded_vectors, load_model_file, project
+from conftest import at, load_grounded_vectors, load_model_file, project
+from pipeline.artifacts.layout import ARTIFACTS
 from pipeline.api import Run, load_model
 from pipeline.core.errors import PipelineError
 
 
 def saved(root: Path, model: str) -> tuple[list[str], np.ndarray, KeyedVectors, pd.DataFrame]:
     """Image ids (sorted), their projected features, the model's word vectors and images.csv, read by hand."""
-    with h5py.File(root / "data/features/features.h5") as h5:
+    with h5py.File(at(root, "features")) as h5:
         ids = [i.decode() for i in h5["image_ids"][:]]
         features = h5["features"][:]
     order = np.argsort(ids, kind="stable")
-    projection, center, normalize, side = load_model_file(root / "data/models", model)
-    vectors = (load_grounded_vectors(root / "data/models", model) if side == "own"
-               else KeyedVectors.load(str(root / "data/word2vec/vectors.kv")))
-    images = pd.read_csv(root / "data/mapping/images.csv").set_index("image_id")
+    projection, center, normalize, side = load_model_file(at(root, "models"), model)
+    vectors = (load_grounded_vectors(at(root, "models"), model) if side == "own"
+               else KeyedVectors.load(str(at(root, "vectors"))))
+    images = pd.read_csv(at(root, "images")).set_index("image_id")
     return [ids[i] for i in order], project(features[order], projection, center, normalize), vectors, images
 
 
@@ -64,7 +65,7 @@ def test_words_for_an_image_id_its_mapped_file_and_a_new_file(tiny_run, tmp_path
     run = Run(tiny_run)
     model = run.model("l2", "dot")
     ids, images, vectors, _ = saved(tiny_run, "l2")
-    words = sorted(pd.read_csv(tiny_run / "data/mapping/links.csv")["word"].unique())
+    words = sorted(pd.read_csv(at(tiny_run, "links"))["word"].unique())
     by_id = model.words_for_image("tiny/dog3.png", k=4)
     assert by_id.query.image_id == "tiny/dog3.png" and by_id.query.split == "test"
     assert by_id.query.linked_words == ["animal", "dog"] and by_id.candidates == len(words)
@@ -72,12 +73,12 @@ def test_words_for_an_image_id_its_mapped_file_and_a_new_file(tiny_run, tmp_path
     assert [hit.word for hit in by_id.top] == [words[i] for i in np.argsort(-scores, kind="stable")[:4]]
     assert all(hit.linked == (hit.word in ("animal", "dog")) for hit in by_id.top)
 
-    assert model.words_for_image(tiny_run / "data/images/dog/3.png", k=4) == by_id  # the image, not a new file
+    assert model.words_for_image(at(tiny_run, "image_files") / "dog/3.png", k=4) == by_id  # the image, not a new file
     monkeypatch.chdir(tiny_run)
-    assert model.words_for_image("data/images/dog/3.png", k=4) == by_id
+    assert model.words_for_image(f"{ARTIFACTS['image_files'].path}/dog/3.png", k=4) == by_id
 
     copy = tmp_path / "dog.png"
-    shutil.copy(tiny_run / "data/images/dog/3.png", copy)
+    shutil.copy(at(tiny_run, "image_files") / "dog/3.png", copy)
     by_file = model.words_for_image(copy, k=4)
     assert by_file.query.image_id is None and by_file.query.split is None and by_file.query.linked_words == []
     assert [hit.word for hit in by_file.top] == [hit.word for hit in by_id.top]
@@ -87,13 +88,13 @@ def test_words_for_an_image_id_its_mapped_file_and_a_new_file(tiny_run, tmp_path
 
 def test_neighbours_and_the_grounded_vectors(tiny_run):
     model = load_model(tiny_run, "iesg")
-    grounded = load_grounded_vectors(tiny_run / "data/models")
+    grounded = load_grounded_vectors(at(tiny_run, "models"))
     assert model.keyed_vectors.index_to_key == grounded.index_to_key
     np.testing.assert_array_equal(model.keyed_vectors.vectors, grounded.vectors)
     result = model.neighbours("zebra", k=4)
     assert result.model == "iesg" and result.linked_images == 4
     for side, vectors in ((result.grounded, grounded),
-                          (result.pretrained, KeyedVectors.load(str(tiny_run / "data/word2vec/vectors.kv")))):
+                          (result.pretrained, KeyedVectors.load(str(at(tiny_run, "vectors"))))):
         expected = vectors.most_similar("zebra", topn=4)
         assert [n.word for n in side] == [w for w, _ in expected] and [n.rank for n in side] == [1, 2, 3, 4]
         np.testing.assert_allclose([n.cosine for n in side], [c for _, c in expected], atol=1e-5)
@@ -109,7 +110,7 @@ def test_neighbours_and_the_grounded_vectors(tiny_run):
 
 def test_the_default_model_is_the_best_validation_p1_and_every_result_says_so(tiny_run, tmp_path):
     models = tmp_path / "models"
-    shutil.copytree(tiny_run / "data/models", models)
+    shutil.copytree(at(tiny_run, "models"), models)
     val_p1 = {"l2": 0.1, "devise": 0.99, "iesg": 0.98, "contrastive": 0.2, "joint": 0.3}  # devise: listed second
     for name, value in val_p1.items():
         summary = json.loads((models / name / "train.json").read_text())

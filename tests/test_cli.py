@@ -10,13 +10,15 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
-import h5py
 import numpy as np
-import pandas as pd
 import pytest
-from gensim.models import KeyedVectors
 
-from conftest import TINY_ANIMALS, load_grounded_vectors, load_model_file, project
+from conftest import TINY_ANIMALS, at, load_grounded_vectors, load_model_file, project
+from pipeline.artifacts.features import read_features
+from pipeline.artifacts.layout import ARTIFACTS, VECTORS_FILE
+from pipeline.artifacts.model_dir import read_train_summary
+from pipeline.artifacts.tables import read_images, read_links
+from pipeline.artifacts.vectors import read_vectors
 from pipeline.cli.app import main
 from pipeline.cli.format import format_table
 from pipeline.images.wordnet import SYSTEM_WORDNET
@@ -67,7 +69,7 @@ def test_status_counts_every_stage_from_its_files(tiny_run, capsys):
     assert rows["iesg_model"]["counts"] == {"projection": "512x8", "words": "own"}
     assert rows["metrics"]["counts"] == {"test_pairs": 12, "words": 9, "images": 32}
     explorer = rows["explorer"]
-    assert explorer["path"] == str(tiny_run / "data/explorer") and explorer["counts"]["index_html"] is True
+    assert explorer["path"] == str(at(tiny_run, "explorer")) and explorer["counts"]["index_html"] is True
     assert explorer["counts"]["thumbnails"] == 32
 
     code, out, _ = run(capsys, "status", "--root", str(tiny_run))
@@ -87,13 +89,11 @@ def test_status_names_the_stage_to_run_for_missing_artifacts(tmp_path, capsys):
 
 def top_words_recomputed(root: Path, model: str, image_id: str, k: int) -> list[tuple[str, float]]:
     """The k mapped words with the highest dot score for an image, from the saved artifacts."""
-    with h5py.File(root / "data/features/features.h5") as h5:
-        ids = [i.decode() for i in h5["image_ids"][:]]
-        feature = h5["features"][ids.index(image_id)][None]
-    projection, center, normalize, side = load_model_file(root / "data/models", model)
-    vectors = (load_grounded_vectors(root / "data/models") if side == "own"
-               else KeyedVectors.load(str(root / "data/word2vec/vectors.kv")))
-    words = sorted(pd.read_csv(root / "data/mapping/links.csv")["word"].unique())
+    ids, features = read_features(at(root, "features"))
+    feature = features[ids.index(image_id)][None]
+    projection, center, normalize, side = load_model_file(at(root, "models"), model)
+    vectors = load_grounded_vectors(at(root, "models")) if side == "own" else read_vectors(at(root, "vectors"))
+    words = sorted(read_links(at(root, "links"))["word"].unique())
     scores = vectors[words] @ project(feature, projection, center, normalize)[0]
     return [(words[i], float(scores[i])) for i in np.argsort(-scores, kind="stable")[:k]]
 
@@ -101,7 +101,8 @@ def top_words_recomputed(root: Path, model: str, image_id: str, k: int) -> list[
 def test_words_of_an_image_id_by_iesg_and_l2(tiny_run, capsys):
     result = run_json(capsys, "words", "tiny/dog3.png", "--root", str(tiny_run), "-k", "4", "--compare", "iesg,l2",
                       "--score", "dot")
-    assert result["query"] == {"image_id": "tiny/dog3.png", "path": "data/images/dog/3.png", "split": "test",
+    assert result["query"] == {"image_id": "tiny/dog3.png", "path": f"{ARTIFACTS['image_files'].path}/dog/3.png",
+                               "split": "test",
                                "linked_words": ["animal", "dog"]}
     assert result["candidates"] == 9 and result["score"] == "dot"
     for model in ("iesg", "l2"):
@@ -124,11 +125,12 @@ def test_words_of_an_image_id_by_iesg_and_l2(tiny_run, capsys):
 def test_words_of_an_image_file_featurizes_it_like_the_featurize_stage(tiny_run, tmp_path, capsys):
     models = ("--compare", "iesg,l2")
     by_id = run_json(capsys, "words", "tiny/horse0.png", "--root", str(tiny_run), *models)
-    new_file = tmp_path / "horse.png"  # the same pixels outside data/images: an unknown file, featurized now
-    shutil.copy(tiny_run / "data/images/horse/0.png", new_file)
+    new_file = tmp_path / "horse.png"  # the same pixels outside the image files: an unknown file, featurized now
+    shutil.copy(at(tiny_run, "image_files") / "horse/0.png", new_file)
     by_file = run_json(capsys, "words", str(new_file), "--root", str(tiny_run), *models)
     assert by_file["query"]["image_id"] is None
-    for mapped_file in (str(tiny_run / "data/images/horse/0.png"), "data/images/horse/0.png"):  # relative to --root
+    mapped = f"{ARTIFACTS['image_files'].path}/horse/0.png"
+    for mapped_file in (str(tiny_run / mapped), mapped):  # absolute, and relative to --root
         assert run_json(capsys, "words", mapped_file, "--root", str(tiny_run), *models) == by_id  # that image itself
     for model in ("iesg", "l2"):
         assert [t["word"] for t in by_file["top"][model]] == [t["word"] for t in by_id["top"][model]]
@@ -147,7 +149,7 @@ def test_images_of_a_word(tiny_run, capsys):
     assert result["linked_images"] == 1  # of the test split; 4 in all splits
     assert run_json(capsys, "images", "dog", "--root", str(tiny_run), "--model", "l2")["linked_images"] == 4
     assert len(result["top"]) == 3 and all(t["split"] == "test" for t in result["top"])
-    images = pd.read_csv(tiny_run / "data/mapping/images.csv").set_index("image_id")["path"]
+    images = read_images(at(tiny_run, "images")).set_index("image_id")["path"]
     for t in result["top"]:
         assert t["path"] == images[t["image_id"]] and t["linked"] == (t["image_id"] == "tiny/dog3.png")
 
@@ -161,8 +163,8 @@ def test_images_of_a_word(tiny_run, capsys):
 def test_neighbours_by_pretrained_and_iesg_vectors(tiny_run, capsys):
     result = run_json(capsys, "neighbours", "zebra", "--root", str(tiny_run), "-k", "3", "--model", "iesg")
     assert result["word"] == "zebra" and result["linked_images"] == 4
-    pretrained = KeyedVectors.load(str(tiny_run / "data/word2vec/vectors.kv"))["zebra"]
-    grounded = load_grounded_vectors(tiny_run / "data/models")["zebra"]
+    pretrained = read_vectors(at(tiny_run, "vectors"))["zebra"]
+    grounded = load_grounded_vectors(at(tiny_run, "models"))["zebra"]
     cosine = pretrained @ grounded / np.linalg.norm(pretrained) / np.linalg.norm(grounded)
     assert result["cosine_pretrained_grounded"] == pytest.approx(cosine, abs=1e-4) and cosine < 0.99  # IESG moved it
     for side in ("pretrained", "iesg"):
@@ -202,7 +204,7 @@ def test_report_is_redrawn_with_the_dvc_plots(tiny_run, tmp_path, capsys):
     index = Path(result["index"])
     assert index == tmp_path / "report" / "index.html" and result["url"].startswith("file://")
     page = index.read_text(encoding="utf-8")
-    assert page == (tiny_run / "data/report/index.html").read_text(encoding="utf-8")
+    assert page == (at(tiny_run, "report") / "index.html").read_text(encoding="utf-8")
     assert page.count("<svg") == 5 and "Training loss per epoch (dvclive)" in page
 
 
@@ -231,15 +233,15 @@ def test_a_reader_that_stops_early_gets_no_traceback(tiny_run):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["neighbours", "zebar"], "error: 'zebar': not in the vocabulary of {root}/data/word2vec/vectors.kv; "
+    (["neighbours", "zebar"], "error: 'zebar': not in the vocabulary of {root}/{vectors}; "
                               "close matches: zebra"),
-    (["images", "dgo", "--model", "iesg"], "error: 'dgo': not in the vocabulary of {root}/data/models/iesg/vectors.kv; "
+    (["images", "dgo", "--model", "iesg"], "error: 'dgo': not in the vocabulary of {root}/{models}/iesg/{vectors_file}; "
                         "close matches: dog"),
     (["images", "dog", "--model", "clip"], "error: 'clip': not a model of train.models in {root}/params.yaml "
                                            "(l2, devise, iesg, contrastive, joint); no close match"),
-    (["neighbours", "dog", "--model", "l2"], "error: {root}/data/models/l2/vectors.kv: model 'l2' learns no word "
+    (["neighbours", "dog", "--model", "l2"], "error: {root}/{models}/l2/{vectors_file}: model 'l2' learns no word "
                                              "vectors; models that do: iesg"),
-    (["words", "tiny/dgo3.png"], "error: 'tiny/dgo3.png': neither an image id in {root}/data/features/features.h5 "
+    (["words", "tiny/dgo3.png"], "error: 'tiny/dgo3.png': neither an image id in {root}/{features} "
                                  "nor an image file; close matches: tiny/dog3.png"),
     (["words", str(TEST_DATA / "README.md")], "error: {data}/README.md: cannot read it as an image"),
     (["words", "tiny/dog3.png", "--features", "nowhere.h5"],
@@ -253,7 +255,8 @@ def test_bad_input_is_one_error_line_with_exit_code_2(tiny_run, capsys, argv, me
     code, out, err = run(capsys, *argv, "--root", str(tiny_run))
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1
-    assert err.startswith(message.format(root=tiny_run, data=TEST_DATA))
+    paths = {name: ARTIFACTS[name].path for name in ("vectors", "models", "features")}
+    assert err.startswith(message.format(root=tiny_run, data=TEST_DATA, vectors_file=VECTORS_FILE, **paths))
 
 
 @pytest.mark.skipif(not (SYSTEM_WORDNET / "data.noun").is_file(), reason="no system WordNet (wordnet-base)")
@@ -287,7 +290,7 @@ def test_bad_arguments_are_usage_errors(capsys, argv, message):
 
 
 def test_the_defaults_are_the_best_model_by_the_headline_score_and_say_so(tiny_run, capsys):
-    val_p1 = {name: json.loads((tiny_run / f"data/models/{name}/train.json").read_text())["val_p1"]
+    val_p1 = {name: read_train_summary(at(tiny_run, "model", name))["val_p1"]
               for name in ("l2", "devise", "iesg", "contrastive", "joint")}
     best = max(val_p1, key=val_p1.get)
     chosen = f"{best} (best validation P@1 {val_p1[best]:.3f})"
@@ -313,12 +316,12 @@ def test_a_phrase_is_the_mean_of_its_words(tiny_run, capsys):
 def test_close_matches_come_from_the_vocabulary_the_message_names(tiny_run, capsys):
     """w12 is a corpus word with no image: a misspelling of it is matched in the model's whole vocabulary."""
     code, _, err = run(capsys, "images", "w12x", "--root", str(tiny_run), "--model", "iesg")
-    assert code == 2 and err.startswith(f"error: 'w12x': not in the vocabulary of {tiny_run}/data/models/iesg/vectors.kv;")
+    assert code == 2 and err.startswith(f"error: 'w12x': not in the vocabulary of {at(tiny_run, 'model', 'iesg') / VECTORS_FILE};")
     assert "close matches: w12" in err
 
 
 def test_compare_the_workspace_fits_120_columns(tiny_run, capsys):
-    headline = json.loads((tiny_run / "metrics/evaluate.json").read_text())
+    headline = json.loads(at(tiny_run, "headline").read_text())
     result = run_json(capsys, "compare", "--workspace", "--root", str(tiny_run))
     (row,) = result["rows"]
     assert row["experiment"] == "workspace" and row["score"] == "cos" and row["test_p1"] == headline["test_p1"]
@@ -346,14 +349,14 @@ def test_compare_lists_commits_and_the_workspace_from_dvc(tmp_path, capsys):
                 "val_p1": {m: 0.5 for m in nine} | {"contrastive": 0.6}}
 
     (tmp_path / "metrics").mkdir()
-    (tmp_path / "metrics/evaluate.json").write_text(json.dumps(metrics(0.0), sort_keys=True))  # as evaluate writes it
+    at(tmp_path, "headline").write_text(json.dumps(metrics(0.0), sort_keys=True))  # as evaluate writes it
     (tmp_path / "params.yaml").write_text(f"train: {{models: [{', '.join(nine)}]}}\nevaluate: {{headline_score: dot}}\n")
     (tmp_path / "dvc.yaml").write_text("metrics:\n  - metrics/evaluate.json\n")
     _git(tmp_path, "init", "-q", "-b", "trunk")
     subprocess.run(["dvc", "init", "-q"], cwd=tmp_path, check=True, env={**os.environ, "DVC_NO_ANALYTICS": "1"})
     _git(tmp_path, "add", "-A")
     _git(tmp_path, "commit", "-q", "-m", "first")
-    (tmp_path / "metrics/evaluate.json").write_text(json.dumps(metrics(0.05), sort_keys=True))
+    at(tmp_path, "headline").write_text(json.dumps(metrics(0.05), sort_keys=True))
 
     rows = run_json(capsys, "compare", "--root", str(tmp_path))["rows"]
     assert [r["experiment"] for r in rows] == ["workspace", "trunk"]

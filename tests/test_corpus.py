@@ -88,7 +88,7 @@ def _write_params(path: Path, section: dict) -> Path:
 def _run_stage(tmp_path: Path, section: dict) -> subprocess.CompletedProcess:
     params = _write_params(tmp_path / "params.yaml", section)
     return subprocess.run(
-        [sys.executable, str(STAGE), "--params", str(params),
+        [sys.executable, str(STAGE), "--params", str(params), "--downloads", str(tmp_path / "cache"),
          "--text", str(tmp_path / "out" / "text.txt"),
          "--metrics", str(tmp_path / "out" / "corpus.json")],
         cwd=REPO, capture_output=True, text=True,
@@ -174,7 +174,7 @@ def test_file_source(tmp_path):
     source = tmp_path / "book.txt"
     source.write_text("It was the BEST of times,\nit was the worst of times; in 1859!\n\n")
     stats = build_corpus(CorpusParams(source="file", path=str(source), words_per_line=4),
-                         tmp_path / "text.txt", tmp_path / "corpus.json")
+                         tmp_path / "text.txt", tmp_path / "corpus.json", tmp_path / "cache")
     lines = (tmp_path / "text.txt").read_text().splitlines()
     assert lines == ["it was the best", "of times it was", "the worst of times",
                      "in one eight five", "nine"]
@@ -335,7 +335,7 @@ def test_packaged_source_end_to_end_from_cached_debs(tmp_path):
     shutil.copy(gcide_deb, cache / "fake-gcide_1.0_all.deb")
     shutil.copy(wordnet_deb, cache / "fake-wordnet_1.0_all.deb")
     result = _run_stage(tmp_path, {
-        "source": "packaged", "cache_dir": str(cache), "words_per_line": 5,
+        "source": "packaged", "words_per_line": 5,
         "packages": [
             {"name": "fake-gcide", "version": "1.0", "sha256": gcide_sha, "reader": "dictd"},
             {"name": "fake-wordnet", "version": "1.0", "sha256": wordnet_sha, "reader": "wordnet"},
@@ -382,9 +382,8 @@ def test_download_file_url_good_and_bad_checksum(tmp_path):
 
 def test_enwik8_download_from_url_when_no_path(tmp_path, corpus_enwik8_zip):
     params = CorpusParams(source="enwik8", url=corpus_enwik8_zip.as_uri(),
-                          zip_sha256=_sha256(corpus_enwik8_zip), text_sha256=None,
-                          cache_dir=str(tmp_path / "cache"))
-    stats = build_corpus(params, tmp_path / "text.txt", tmp_path / "corpus.json")
+                          zip_sha256=_sha256(corpus_enwik8_zip), text_sha256=None)
+    stats = build_corpus(params, tmp_path / "text.txt", tmp_path / "corpus.json", tmp_path / "cache")
     assert (tmp_path / "cache" / "enwik8.zip").is_file()
     assert stats.tokens == len(" ".join(WIKI_EXPECTED).split())
 

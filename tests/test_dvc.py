@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from conftest import TINY_MODELS
+from pipeline.artifacts.layout import ARTIFACTS
 from pipeline.models.registry import REGISTRY
 
 REPO = Path(__file__).resolve().parents[1]
@@ -156,18 +157,21 @@ def dvc_project(tiny_run, tmp_path_factory) -> Path:
     document = yaml.safe_load((root / "dvc.yaml").read_text())
     for stage in ("fetch_corpus", "pretrain", "map_images"):
         del document["stages"][stage]
+    code = ("pipeline/", "stages/")
     document["stages"]["featurize"]["deps"] = [
-        dep for dep in document["stages"]["featurize"]["deps"] if dep.startswith("data/")]
+        dep for dep in document["stages"]["featurize"]["deps"] if not dep.startswith(code)]
     for stage in ("check_params", "train", "evaluate", "explore"):
         definition = document["stages"][stage].get("do", document["stages"][stage])
-        definition["deps"] = [dep for dep in definition["deps"] if dep.startswith(("data/", "dvclive"))]
+        definition["deps"] = [dep for dep in definition["deps"] if not dep.startswith(code)]
         definition["cmd"] = definition["cmd"].replace("python stages/", f"{sys.executable} {REPO}/stages/")
     document["stages"]["featurize"]["cmd"] = document["stages"]["featurize"]["cmd"].replace(
         "python stages/", f"{sys.executable} {REPO}/stages/")
     (root / "dvc.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     run(["git", "init", "-q"], root)
     run(["dvc", "init", "-q"], root)
-    run(["dvc", "add", "-q", "data/corpus", "data/word2vec", "data/mapping", "data/images"], root)
+    added = [str(Path(ARTIFACTS["corpus"].path).parent), ARTIFACTS["word2vec_dir"].path,
+             str(Path(ARTIFACTS["images"].path).parent), ARTIFACTS["image_files"].path]
+    run(["dvc", "add", "-q", *added], root)
     run(["dvc", "commit", "-f", "-q"], root)
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-qm", "tiny run"], root)
@@ -209,9 +213,15 @@ def test_a_queued_two_experiment_sweep_lists_both_results(dvc_project):
             for revision in experiment["revs"]:
                 data = revision["data"]
                 lr = data["params"]["params.yaml"]["data"]["train"]["iesg"]["lr"]
-                found[lr] = data["metrics"]["metrics/evaluate.json"]["data"]["test_p1"]
+                found[lr] = data["metrics"][ARTIFACTS["headline"].path]["data"]["test_p1"]
     assert set(found) == {0.02, 0.2}
     assert all(set(p1["image_to_word"]) == set(TINY_MODELS) for p1 in found.values())
+
+
+def _interpolated(path: str, item: str | None) -> str:
+    """``path`` as dvc.yaml means it: ``${paths.<name>}`` is that artifact's path, ``${item}`` the foreach item."""
+    return re.sub(r"\$\{(item|paths\.(\w+))\}",
+                  lambda m: str(item) if m.group(1) == "item" else ARTIFACTS[m.group(2)].path, path)
 
 
 def _placeholder(root: Path, path: str) -> None:
@@ -245,7 +255,7 @@ def test_editing_one_models_module_makes_only_the_stages_that_run_it_stale(tmp_p
             for entry in [*definition["deps"], *definition.get("outs", []), *definition.get("metrics", [])]:
                 path = entry if isinstance(entry, str) else next(iter(entry))
                 if not path.startswith(("pipeline", "stages")):
-                    _placeholder(root, path.replace("${item}", str(item)))
+                    _placeholder(root, _interpolated(path, item))
     run(["git", "init", "-q"], root)
     run(["dvc", "init", "-q"], root)
     run(["dvc", "commit", "-f", "-q"], root)

@@ -11,14 +11,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import h5py
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
 from gensim.models import KeyedVectors
 
-from conftest import REPO, TINY_PARAMS, load_model_file, project
+from conftest import REPO, TINY_PARAMS, at, load_grounded_vectors, load_model_file, project
+from pipeline.artifacts.features import read_features
+from pipeline.artifacts.tables import read_images, read_links
+from pipeline.artifacts.vectors import read_vectors
 from pipeline.core.errors import PipelineError
 from pipeline.explorer.build import ExploreParams, encode, page_vocabulary, top_words
 
@@ -32,25 +33,23 @@ class Expected:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        with h5py.File(root / "data/features/features.h5", "r") as h5:
-            ids = [i.decode() for i in h5["image_ids"][:]]
-            order = np.argsort(ids)
-            self.ids = [ids[i] for i in order]
-            self.features = h5["features"][:][order]
-        table = pd.read_csv(root / "data/mapping/images.csv").set_index("image_id")
+        ids, features = read_features(at(root, "features"))
+        order = np.argsort(ids)
+        self.ids = [ids[i] for i in order]
+        self.features = features[order]
+        table = read_images(at(root, "images")).set_index("image_id")
         self.splits = [table.loc[i, "split"] for i in self.ids]
-        links = pd.read_csv(root / "data/mapping/links.csv")
+        links = read_links(at(root, "links"))
         self.links = {i: set(links.loc[links["image_id"] == i, "word"]) for i in self.ids}
         self.mapped = sorted(set(links["word"]))
-        self.pretrained = KeyedVectors.load(str(root / "data/word2vec/vectors.kv"))
+        self.pretrained = read_vectors(at(root, "vectors"))
 
     def vectors(self, model: str) -> KeyedVectors:
-        words = load_model_file(self.root / "data/models", model)[3]
-        return self.pretrained if words == "pretrained" else KeyedVectors.load(
-            str(self.root / "data/models" / model / "vectors.kv"))
+        words = load_model_file(at(self.root, "models"), model)[3]
+        return self.pretrained if words == "pretrained" else load_grounded_vectors(at(self.root, "models"), model)
 
     def images(self, model: str, score: str) -> np.ndarray:
-        projection, center, normalize, _ = load_model_file(self.root / "data/models", model)
+        projection, center, normalize, _ = load_model_file(at(self.root, "models"), model)
         images = project(self.features, projection, center, normalize)
         return images / np.linalg.norm(images, axis=1, keepdims=True) if score == "cos" else images
 
@@ -217,7 +216,7 @@ def test_a_phrase_is_the_mean_of_its_words_and_the_state_is_in_the_address(brows
 
 
 def test_the_stages_float16_page_ranks_as_numpy_to_its_rounding(browser, tiny_run, expected):
-    index = tiny_run / "data/explorer/index.html"
+    index = at(tiny_run, "explorer") / "index.html"
     text = index.read_text(encoding="utf-8")
     assert "http" not in text and '<script src="data/page.js"></script>' in text
     explorer = Explorer(browser, index)

@@ -18,8 +18,11 @@ from PIL import Image
 
 from pipeline.features.encoders import load_encoder
 from pipeline.core.errors import PipelineError
+from pipeline.artifacts.features import FeatureWriter
 from pipeline.core.params import checked
-from pipeline.features.featurize import FeaturesParams, FeatureWriter, featurize, load_rgb
+from pipeline.features.decode import load_rgb
+from pipeline.features.featurize import featurize
+from pipeline.features.params import FeaturesParams
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = Path(__file__).parent / "data"

@@ -28,6 +28,8 @@ import yaml
 from PIL import Image
 
 from conftest import PAPER_IESG_KEYS
+from pipeline.artifacts.layout import LIVE_PLOTS, LIVE_SUMMARY, PROJECTION_FILE, VECTORS_FILE, WORD2VEC_MODEL_FILE
+from pipeline.artifacts.vectors import write_word2vec
 from pipeline.core.errors import PipelineError
 from pipeline.core.params import load_section
 from pipeline.images.wordnet import SYSTEM_WORDNET
@@ -102,22 +104,22 @@ def world(tmp_path_factory) -> dict[str, Path]:
     (root / "text.txt").write_text("\n".join(lines) + "\n")
     model = Word2Vec(corpus_file=str(root / "text.txt"), vector_size=8, min_count=1, sg=1, epochs=1,
                      workers=1, seed=0)
-    (root / "w2v").mkdir()
-    model.save(str(root / "w2v" / "model"))
-    model.wv.save(str(root / "w2v" / "vectors.kv"))
+    write_word2vec(root / "w2v", model)
     for k, wnid in enumerate(WNIDS):
         for i in range(6):
             _jpeg(root / "imagenet" / "train" / wnid / f"{wnid}_{i}.JPEG", shade=10 * k + i)
     params = {
-        "corpus": {"source": "file", "path": str(root / "prose.txt"), "cache_dir": str(root / "cache")},
+        "corpus": {"source": "file", "path": str(root / "prose.txt")},
         **PARAMS,
-        "map_images": {"seed": 0, "cache_dir": str(root / "cache"), "wordnet_cache": str(root / "nltk_data"),
-                       "max_synset_share": 0.5, "images": {"source": "imagenet_dir", "path": str(root / "imagenet")},
+        "map_images": {"seed": 0, "max_synset_share": 0.5, "images": {"source": "imagenet_dir", "path": str(root / "imagenet")},
                        "split": {"train": 0.5, "val": 0.25, "test": 0.25}},
     }
     write_params(root / "params.yaml", params)
-    result = run_script("map_images", ["--params", root / "params.yaml", "--vectors", root / "w2v" / "vectors.kv",
-                                       "--images-dir", root / "images", "--mapping-dir", root / "mapping",
+    result = run_script("map_images", ["--params", root / "params.yaml", "--vectors", root / "w2v" / VECTORS_FILE,
+                                       "--downloads", root / "cache", "--wordnet-cache", root / "nltk_data",
+                                       "--images-dir", root / "images", "--images", root / "mapping" / "images.csv",
+                                       "--links", root / "mapping" / "links.csv",
+                                       "--unmapped", root / "mapping" / "unmapped.csv",
                                        "--metrics", root / "mapping.json"], root)
     assert result.returncode == 0, result.stderr
     ids = pd.read_csv(root / "mapping" / "images.csv")["image_id"].tolist()
@@ -126,7 +128,7 @@ def world(tmp_path_factory) -> dict[str, Path]:
         h5["features"] = rng.normal(size=(len(ids), 12)).astype(np.float32)
         h5["image_ids"] = np.array(ids, dtype=h5py.string_dtype())
     return {"root": root, "params": root / "params.yaml", "prose": root / "prose.txt", "text": root / "text.txt",
-            "w2v": root / "w2v", "vectors": root / "w2v" / "vectors.kv", "imagenet": root / "imagenet",
+            "w2v": root / "w2v", "vectors": root / "w2v" / VECTORS_FILE, "imagenet": root / "imagenet",
             "images": root / "mapping" / "images.csv", "links": root / "mapping" / "links.csv",
             "features": root / "features.h5"}
 
@@ -144,7 +146,8 @@ OUTPUTS = {
     "check_params": {},
     "fetch_corpus": {"--text": "text.txt", "--metrics": "corpus.json"},
     "pretrain": {"--out": "word2vec/", "--metrics": "pretrain.json"},
-    "map_images": {"--images-dir": "images/", "--mapping-dir": "mapping/", "--metrics": "mapping.json"},
+    "map_images": {"--images-dir": "images/", "--images": "mapping/images.csv", "--links": "mapping/links.csv",
+                   "--unmapped": "mapping/unmapped.csv", "--metrics": "mapping.json"},
     "featurize": {"--output": "features.h5", "--report": "report.json", "--metrics": "features.json"},
     "train": {"--out": "models/", "--live-dir": "live/"},
     "evaluate": {"--metrics": "evaluate.json", "--details": "details.json", "--plots": "plots/", "--report": "report/"},
@@ -172,9 +175,10 @@ def stage_inputs(stage: str, world: dict, eval_world: dict) -> dict[str, Path]:
                 "--features": e["features"], "--vectors": e["vectors"], "--models": e["models"]}
     return {
         "check_params": {"--params": w["params"]},
-        "fetch_corpus": {"--params": w["params"]},
+        "fetch_corpus": {"--params": w["params"], "--downloads": w["root"] / "cache"},
         "pretrain": {"--params": w["params"], "--corpus": w["text"]},
-        "map_images": {"--params": w["params"], "--vectors": w["vectors"]},
+        "map_images": {"--params": w["params"], "--vectors": w["vectors"], "--downloads": w["root"] / "cache",
+                       "--wordnet-cache": w["root"] / "nltk_data"},
         "featurize": {"--params": w["params"], "--images": w["images"]},
         "train": {"--model": "iesg", "--params": w["params"], "--corpus": w["text"], "--word2vec": w["w2v"],
                   "--images": w["images"], "--links": w["links"], "--features": w["features"]},
@@ -248,7 +252,7 @@ def _enwik8_source(world, tmp, path, **extra):
 
 def _tiny_imagenet(world, tmp, archive, sha):
     return {"--params": _with_params(world, tmp, "map_images", {
-        "images": {"source": "tiny_imagenet", "url": archive.as_uri(), "sha256": sha}, "cache_dir": str(tmp / "cache")})}
+        "images": {"source": "tiny_imagenet", "url": archive.as_uri(), "sha256": sha}}), "--downloads": tmp / "cache"}
 
 
 def _good_zip(tmp: Path) -> Path:
@@ -291,7 +295,7 @@ def _eval_links_outside(eval_world, tmp):
 def _w2v_with_truncated_model(world, tmp):
     w2v = tmp / "w2v"
     shutil.copytree(world["w2v"], w2v)
-    truncate(w2v / "model", w2v / "model", 0.3)
+    truncate(w2v / WORD2VEC_MODEL_FILE, w2v / WORD2VEC_MODEL_FILE, 0.3)
     return w2v
 
 
@@ -379,9 +383,9 @@ CASES = {
     },
     "evaluate": {
         "truncated_model_npz": lambda w, e, t: (
-            {"--models": _models_copy(e, t, "iesg/model.npz")}, ["iesg/model.npz"]),
+            {"--models": _models_copy(e, t, f"iesg/{PROJECTION_FILE}")}, [f"iesg/{PROJECTION_FILE}"]),
         "truncated_iesg_vectors": lambda w, e, t: (
-            {"--models": _models_copy(e, t, "iesg/vectors.kv")}, ["iesg/vectors.kv"]),
+            {"--models": _models_copy(e, t, f"iesg/{VECTORS_FILE}")}, [f"iesg/{VECTORS_FILE}"]),
         "empty_images_table": lambda w, e, t: ({"--images": _touch(t / "images.csv")}, ["images.csv"]),
         "links_outside_vocabulary": lambda w, e, t: ({"--links": _eval_links_outside(e, t)}, ["links.csv"]),
         "params_out_of_range": lambda w, e, t: (
@@ -389,7 +393,7 @@ CASES = {
     },
     "explore": {
         "truncated_model_npz": lambda w, e, t: (
-            {"--models": _models_copy(e, t, "l2/model.npz")}, ["l2/model.npz"]),
+            {"--models": _models_copy(e, t, f"l2/{PROJECTION_FILE}")}, [f"l2/{PROJECTION_FILE}"]),
         "links_outside_vocabulary": lambda w, e, t: ({"--links": _eval_links_outside(e, t)}, ["links.csv"]),
         "missing_image": lambda w, e, t: ({"--images": _images_without_a_file(e, t)}, ["gone.png"]),
         "default_model_not_shown": lambda w, e, t: (
@@ -613,7 +617,7 @@ def test_train_killed_mid_run_then_rerun_equals_an_uninterrupted_run(world, tmp_
     assert run_script("train", args, tmp_path).returncode == 0
     again = snapshot(out)
     assert sorted(again) == sorted(finished)
-    assert {"live/metrics.json", "live/plots/metrics/val_p1.tsv", "models/model.npz"} <= set(finished)
+    assert {f"live/{LIVE_SUMMARY}", f"live/{LIVE_PLOTS}/metrics/val_p1.tsv", f"models/{PROJECTION_FILE}"} <= set(finished)
     for name in finished:
         assert again[name] == finished[name], name
 
@@ -625,8 +629,8 @@ def test_map_images_a_new_seed_changes_only_the_split(world, tmp_path):
     """(The same seed giving byte-identical outputs: tests/test_images.py::test_stage_end_to_end.)"""
     params = _with_params(world, tmp_path, "map_images", {"seed": 1})
     other = tmp_path / "out"
-    result = run_script("map_images", stage_args("map_images", {"--params": params, "--vectors": world["vectors"]},
-                                                  other), tmp_path)
+    inputs = {**stage_inputs("map_images", world, {}), "--params": params}
+    result = run_script("map_images", stage_args("map_images", inputs, other), tmp_path)
     assert result.returncode == 0, result.stderr
     same = world["root"]
     first, second = (pd.read_csv(out / "mapping" / "images.csv") for out in (same, other))

@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 from scipy.stats import skew
 
-from conftest import load_model_file, project
+from conftest import at, load_model_file, project
 from pipeline.evaluation.hubness import hub_statistics, linked_ranks, population, top_items
-from pipeline.evaluation.protocol import read_features
+from pipeline.artifacts.features import read_features
+from pipeline.artifacts.layout import VECTORS_FILE
 from pipeline.evaluation.retrieval import corrected_scores
 from test_image_pool import tiny_data
 
@@ -97,14 +98,13 @@ def test_population_measures_the_words_and_images_of_the_split(tiny_run):
 
 def independent_word_to_image_r1(root, model: str) -> float:
     """R@1 of the test words over the held-out images by cosine, from the run's files only."""
-    images = pd.read_csv(root / "data/mapping/images.csv", dtype=str).set_index("image_id")
-    links = pd.read_csv(root / "data/mapping/links.csv", dtype=str)
-    ids, features = read_features(root / "data/features/features.h5")
-    projection, center, normalize, words = load_model_file(root / "data/models", model)
+    images = pd.read_csv(at(root, "images"), dtype=str).set_index("image_id")
+    links = pd.read_csv(at(root, "links"), dtype=str)
+    ids, features = read_features(at(root, "features"))
+    projection, center, normalize, words = load_model_file(at(root, "models"), model)
     from gensim.models import KeyedVectors
 
-    vectors = KeyedVectors.load(str(root / ("data/models/" + model + "/vectors.kv" if words == "own"
-                                            else "data/word2vec/vectors.kv")))
+    vectors = KeyedVectors.load(str(at(root, "model", model) / VECTORS_FILE if words == "own" else at(root, "vectors")))
     heldout = [i for i, image_id in enumerate(ids) if images.loc[image_id, "split"] in ("val", "test")]
     embedded = project(features[heldout], projection, center, normalize)
     embedded /= np.linalg.norm(embedded, axis=1, keepdims=True)
@@ -118,7 +118,7 @@ def independent_word_to_image_r1(root, model: str) -> float:
 
 
 def test_the_stage_writes_retrieval_and_hub_figures(tiny_run):
-    details = json.loads((tiny_run / "results/evaluate.json").read_text())
+    details = json.loads(at(tiny_run, "metrics").read_text())
     retrieval = details["retrieval"]
     assert retrieval["settings"] == {"default": {"word_to_image": "inverted_softmax", "image_to_word": "plain"},
                                      "k": 10, "temperature": 0.1, "k_occurrence": 10, "image_pool": "heldout",
@@ -144,11 +144,11 @@ def test_the_stage_writes_retrieval_and_hub_figures(tiny_run):
     for model in ("l2", "contrastive"):
         assert retrieval["models"][model]["cos"]["plain"]["word_to_image"]["r1"] == independent_word_to_image_r1(
             tiny_run, model)
-    headline = json.loads((tiny_run / "metrics/evaluate.json").read_text())["retrieval"]
+    headline = json.loads(at(tiny_run, "headline").read_text())["retrieval"]
     default = retrieval["models"]["iesg"]["cos"]["inverted_softmax"]["word_to_image"]
     assert headline["r1"]["iesg"] == default["r1"] and headline["hub_share"]["iesg"] == default["hub"]["share"]
     assert set(headline["r1"]) == set(headline["hub_share"]) == {"l2", "devise", "iesg", "contrastive", "joint"}
-    page = (tiny_run / "data/report/index.html").read_text()
+    page = (at(tiny_run, "report") / "index.html").read_text()
     assert "Full-ranking retrieval and hubness" in page and "inverted softmax (default)" in page
 
 
@@ -160,7 +160,7 @@ def test_the_bench_prints_plain_and_corrected_side_by_side(tiny_run, tmp_path, c
     rows = json.loads((tmp_path / "rows.json").read_text())
     assert [(r["model"], r["retrieval"]) for r in rows[:3]] == [("l2", "plain"), ("l2", "csls"),
                                                                ("l2", "inverted_softmax")]
-    details = json.loads((tiny_run / "results/evaluate.json").read_text())["retrieval"]["models"]
+    details = json.loads(at(tiny_run, "metrics").read_text())["retrieval"]["models"]
     for row in rows:
         assert row["r1"] == details[row["model"]]["cos"][row["retrieval"]][row["direction"]]["r1"]
     assert bench.main([str(tiny_run), "--models", "l2", "--tune"]) == 0

@@ -11,17 +11,17 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline.evaluation.protocol import (
-    build_data, draw_candidates, read_features, read_images, read_links, read_vectors, sample_candidates,
-)
+from conftest import at
+from pipeline.artifacts.grounding import read_grounding
+from pipeline.artifacts.vectors import read_vectors
+from pipeline.evaluation.protocol import draw_candidates, matching_data, sample_candidates
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def tiny_data(root: Path):
-    ids, features = read_features(root / "data/features/features.h5")
-    return build_data(read_images(root / "data/mapping/images.csv"), read_links(root / "data/mapping/links.csv"),
-                      ids, features, read_vectors(root / "data/word2vec/vectors.kv"))
+    vectors = read_vectors(at(root, "vectors"))
+    return matching_data(read_grounding(at(root, "images"), at(root, "links"), at(root, "features"), vectors), vectors)
 
 
 def candidate_splits(data, pool: str) -> set[str]:
@@ -52,12 +52,12 @@ def test_the_pool_is_drawn_from_minus_the_true_set():
 
 def test_the_stage_reports_the_pool_and_the_short_candidate_count(tiny_run, tmp_path):
     """The tiny run holds 8 test and 8 validation images: a short pool, whose size the stage reports."""
-    details = json.loads((tiny_run / "results/evaluate.json").read_text())
+    details = json.loads(at(tiny_run, "metrics").read_text())
     assert details["data"]["image_pool"] == "heldout"
     w2i = details["matching"]["l2"]["word_to_image"]["dot"]
     # 16 held-out images; "animal" has 8 of them linked, so its sets hold its true image and 8 negatives.
     assert w2i["candidates"] == 9
-    report = (tiny_run / "data/report/index.html").read_text()
+    report = (at(tiny_run, "report") / "index.html").read_text()
     assert "heldout images" in report
 
     params = yaml.safe_load((tiny_run / "params.yaml").read_text())

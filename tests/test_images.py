@@ -197,15 +197,15 @@ def test_gcompris_bundle_mapping(tmp_path, wn):
                                   prefix + "crane2.webp": (webp.read_bytes(), True),
                                   prefix + "xqzt.webp": (webp.read_bytes(), False),
                                   prefix + "bg.svg": (b"<svg/>", False)})
-    found = _by_id(sources.scan_gcompris(tmp_path, ["erase"], wn, "data/images", skip=[]))
+    found = _by_id(sources.scan_gcompris(tmp_path, ["erase"], wn, "copies", skip=[]))
     assert set(found) == {"gcompris/erase/goat.webp", "gcompris/erase/crane2.webp", "gcompris/erase/xqzt.webp"}
     assert synset_of(wn, found["gcompris/erase/goat.webp"].wnid) == wn.synset("goat.n.01")
     assert synset_of(wn, found["gcompris/erase/crane2.webp"].wnid) == wn.synset("crane.n.05")  # the bird
     assert found["gcompris/erase/crane2.webp"].load() == webp.read_bytes()
-    assert found["gcompris/erase/goat.webp"].path == "data/images/gcompris/erase/goat.webp"
+    assert found["gcompris/erase/goat.webp"].path == "copies/gcompris/erase/goat.webp"
     assert found["gcompris/erase/xqzt.webp"].reason.startswith("no WordNet noun")
     with pytest.raises(PipelineError, match="known bundles: erase"):
-        sources.scan_gcompris(tmp_path, ["nope"], wn, "data/images", skip=[])
+        sources.scan_gcompris(tmp_path, ["nope"], wn, "copies", skip=[])
 
 
 # --------------------------------------------------------------------------- Tux Paint
@@ -236,7 +236,7 @@ def test_tuxpaint_mapping(tmp_path, wn):
     _stamp(stamps, "animals/mammals/lion")
     _stamp(stamps, "symbols/alphabets/a_filled", "The letter A.")
     _stamp(stamps, "animals/mammals/zzqx", "Zzqx.")
-    found = _by_id(sources.scan_tuxpaint(stamps, wn, "data/images", skip=["tuxpaint/symbols/alphabets/"]))
+    found = _by_id(sources.scan_tuxpaint(stamps, wn, "copies", skip=["tuxpaint/symbols/alphabets/"]))
     synset = {k: synset_of(wn, f.wnid).name() for k, f in found.items() if f.wnid}
     assert synset == {
         "tuxpaint/animals/fish/bass.png": "bass.n.08",  # the fish,
@@ -251,7 +251,7 @@ def test_tuxpaint_mapping(tmp_path, wn):
     assert found["tuxpaint/vehicles/construction/crane_mirror.png"].reason.startswith("mirrored copy")
     assert found["tuxpaint/symbols/alphabets/a_filled.png"].reason.startswith("abstract")
     assert found["tuxpaint/animals/mammals/zzqx.png"].reason.startswith("no WordNet noun")
-    assert found["tuxpaint/animals/mammals/lion.png"].path == "data/images/tuxpaint/animals/mammals/lion.png"
+    assert found["tuxpaint/animals/mammals/lion.png"].path == "copies/tuxpaint/animals/mammals/lion.png"
 
 
 # --------------------------------------------------------------------------- links, bound, split
@@ -313,12 +313,13 @@ def test_unseen_split_has_disjoint_synsets():
 # --------------------------------------------------------------------------- the stage
 
 
-def _stage(tmp_path: Path, params: dict, vectors: Path) -> subprocess.CompletedProcess:
+def _stage(tmp_path: Path, params: dict, vectors: Path, nltk_cache: Path) -> subprocess.CompletedProcess:
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"map_images": params}))
     return subprocess.run(
         [sys.executable, str(ROOT / "stages" / "map_images.py"), "--params", "params.yaml",
-         "--vectors", str(vectors), "--images-dir", "out/images", "--mapping-dir", "out/mapping",
-         "--metrics", "out/mapping.json"],
+         "--vectors", str(vectors), "--downloads", "downloads", "--wordnet-cache", str(nltk_cache),
+         "--images-dir", "out/images", "--images", "out/mapping/images.csv", "--links", "out/mapping/links.csv",
+         "--unmapped", "out/mapping/unmapped.csv", "--metrics", "out/mapping.json"],
         cwd=tmp_path, capture_output=True, text=True,
     )
 
@@ -334,10 +335,10 @@ def tiny_dir(tmp_path):
 
 def test_stage_end_to_end(tmp_path, tiny_dir, nltk_cache):
     vectors = _vectors(tmp_path / "vectors.kv", ["fish", "tench", "goldfish", "dog", "cat", "entity", "the"])
-    params = {"seed": 1, "wordnet_cache": str(nltk_cache), "max_synset_share": 0.5,
+    params = {"seed": 1, "max_synset_share": 0.5,
               "images": {"source": "imagenet_dir", "path": str(tiny_dir)},
               "split": {"mode": "unseen", "train": 0.5, "val": 0.25, "test": 0.25}}
-    result = _stage(tmp_path, params, vectors)
+    result = _stage(tmp_path, params, vectors, nltk_cache)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].startswith("map_images: 32 images (train 16 / val 8 / test 8)")
     out = tmp_path / "out"
@@ -355,7 +356,7 @@ def test_stage_end_to_end(tmp_path, tiny_dir, nltk_cache):
     assert (out / "mapping" / "unmapped.csv").read_text() == "image_id,path,source,label,reason\n"
     assert (out / "images").is_dir() and not any((out / "images").iterdir())
     before = {p.name: p.read_bytes() for p in [out / "mapping.json", *sorted((out / "mapping").iterdir())]}
-    assert _stage(tmp_path, params, vectors).returncode == 0
+    assert _stage(tmp_path, params, vectors, nltk_cache).returncode == 0
     after = {p.name: p.read_bytes() for p in [out / "mapping.json", *sorted((out / "mapping").iterdir())]}
     assert before == after
 
@@ -364,15 +365,15 @@ def test_stage_end_to_end(tmp_path, tiny_dir, nltk_cache):
     ("missing_dir", "map_images.images.path"),
     ("no_images", "no image maps to a WordNet synset (no image files found)"),
     ("no_overlap", "vocabulary: none of its 2 words"),
-    ("no_vectors", "pretrained vectors not found"),
+    ("no_vectors", "missing.kv: file not found"),
 ])
 def test_stage_bad_input(tmp_path, tiny_dir, nltk_cache, case, message):
     vectors = _vectors(tmp_path / "vectors.kv", ["fish", "dog"] if case != "no_overlap" else ["the", "of"])
     path = {"missing_dir": tmp_path / "nowhere", "no_images": tmp_path / "empty"}.get(case, tiny_dir)
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "readme.txt").write_text("no pictures here")
-    params = {"wordnet_cache": str(nltk_cache), "images": {"source": "imagenet_dir", "path": str(path)}}
-    result = _stage(tmp_path, params, tmp_path / "missing.kv" if case == "no_vectors" else vectors)
+    params = {"images": {"source": "imagenet_dir", "path": str(path)}}
+    result = _stage(tmp_path, params, tmp_path / "missing.kv" if case == "no_vectors" else vectors, nltk_cache)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len([l for l in lines if l.startswith("error: ")]) == 1 and message in lines[-1]

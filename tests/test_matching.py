@@ -15,15 +15,17 @@ import pytest
 from gensim.models import KeyedVectors
 from PIL import Image
 
-from conftest import load_model_file, project
+from conftest import joined, load_model_file, project
+from pipeline.artifacts.layout import PROJECTION_FILE, SUMMARY_FILE, VECTORS_FILE
+from pipeline.artifacts.model_dir import read_projection, read_trained, write_projection
+from pipeline.artifacts.training_log import TrainingLog
 from pipeline.core.errors import PipelineError
 from pipeline.evaluation.protocol import (
-    CandidateSets, Matcher, build_data, candidate_scores, draw_candidates, evaluate_matching, precision_at,
-    random_projection, rank_candidates, read_trained, sample_candidates,
+    CandidateSets, Matcher, candidate_scores, draw_candidates, evaluate_matching, precision_at,
+    random_projection, rank_candidates, sample_candidates,
 )
 from pipeline.models.base import EpochLog, Projection
 from pipeline.evaluation.similarity import evaluate_vectors
-from pipeline.models.training_log import TrainingLog
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -111,7 +113,7 @@ def write_fixture(root: Path, seed: int = 0) -> dict[str, Path]:
         iesg.set_vecattr(word, "count", pretrained.get_vecattr(word, "count"))
     paths = {name: root / rel for name, rel in {
         "images": "mapping/images.csv", "links": "mapping/links.csv", "features": "features/features.h5",
-        "vectors": "word2vec/vectors.kv", "models": "models", "iesg_vectors": "models/iesg/vectors.kv",
+        "vectors": f"word2vec/{VECTORS_FILE}", "models": "models", "iesg_vectors": f"models/iesg/{VECTORS_FILE}",
         "train_logs": "train_logs", "params": "params.yaml",
     }.items()}
     for path in paths.values():
@@ -146,8 +148,9 @@ def write_fixture(root: Path, seed: int = 0) -> dict[str, Path]:
     for name, projection, words in (("iesg", fitted["iesg"], "own"), ("l2", fitted["pretrained"], "pretrained"),
                                     ("devise", rng.standard_normal(fitted["iesg"].shape), "pretrained")):
         (paths["models"] / name).mkdir(exist_ok=True)
-        Projection(projection.astype(np.float32), center, False, words).save(paths["models"] / name / "model.npz")
-        (paths["models"] / name / "train.json").write_text(json.dumps({"val_p1": 0.5}))
+        write_projection(paths["models"] / name / PROJECTION_FILE,
+                         Projection(projection.astype(np.float32), center, False, words))
+        (paths["models"] / name / SUMMARY_FILE).write_text(json.dumps({"val_p1": 0.5}))
         live = TrainingLog(paths["train_logs"] / name)
         epochs = [EpochLog(e, float("nan") if name == "l2" else 1.0, 0.5, e / 10) for e in (1, 2)]  # L2: no loss
         for entry in epochs:
@@ -230,15 +233,15 @@ def synthetic(n_words: int, images_per_word: int, seed: int = 0):
     features = (vectors[word_of] @ mixing).astype(np.float32)
     images = pd.DataFrame({"image_id": ids, "path": ids, "split": ["test", "train"] * (len(ids) // 2)})
     links = pd.DataFrame({"word": [words[w] for w in word_of], "image_id": ids})
-    data = build_data(images, links, ids, features, kv)
+    data = joined(images, links, ids, features, kv)
     perfect = Matcher(Projection(np.linalg.inv(mixing).astype(np.float32), np.zeros(16, np.float32)),
                       kv.vectors[[kv.key_to_index[w] for w in data.words]])
     return data, kv, perfect
 
 
 def test_a_model_trained_on_unit_features_normalizes_them(tmp_path):
-    Projection(np.eye(2, dtype=np.float32), np.array([0.5, 0], np.float32), True).save(tmp_path / "model.npz")
-    model = Projection.load(tmp_path / "model.npz", 2, 2)
+    write_projection(tmp_path / "model.npz", Projection(np.eye(2, dtype=np.float32), np.array([0.5, 0], np.float32), True))
+    model = read_projection(tmp_path / "model.npz", 2, 2)
     assert model.project(np.array([[3.0, 4.0]], np.float32))[0].tolist() == pytest.approx([0.1, 0.8])
 
 
@@ -278,24 +281,24 @@ def test_links_to_images_without_features_are_dropped_and_unknown_words_refused(
     kv.add_vectors(["cat", "dog"], np.eye(2, dtype=np.float32))
     images = pd.DataFrame({"image_id": ["a", "b", "c"], "path": ["a", "b", "c"], "split": ["test", "train", "test"]})
     links = pd.DataFrame({"word": ["cat", "dog", "dog"], "image_id": ["a", "b", "c"]})
-    data = build_data(images, links, ["b", "a"], np.array([[0, 1], [1, 0]], np.float32), kv)
+    data = joined(images, links, ["b", "a"], np.array([[0, 1], [1, 0]], np.float32), kv)
     assert data.image_ids == ["a", "b"] and data.words == ["cat", "dog"]
     assert data.features.tolist() == [[1, 0], [0, 1]]
     assert data.dropped_links == 1
     assert data.pair_image.tolist() == [0] and data.pair_word.tolist() == [0]
     bad = pd.concat([links, pd.DataFrame({"word": ["yak"], "image_id": ["a"]})])
     with pytest.raises(PipelineError, match="links.csv: 1 linked word"):
-        build_data(images, bad, ["a", "b"], np.zeros((2, 2), np.float32), kv)
+        joined(images, bad, ["a", "b"], np.zeros((2, 2), np.float32), kv)
 
 
 def test_a_model_of_the_wrong_shape_is_refused_naming_the_file(tmp_path):
     pretrained = KeyedVectors(3)
     pretrained.add_vectors(["a", "b"], np.eye(2, 3, dtype=np.float32))
     (tmp_path / "l2").mkdir()
-    Projection(np.zeros((5, 3), np.float32), np.zeros(5, np.float32)).save(tmp_path / "l2" / "model.npz")
+    write_projection(tmp_path / "l2" / PROJECTION_FILE, Projection(np.zeros((5, 3), np.float32), np.zeros(5, np.float32)))
     projection, vectors = read_trained(tmp_path / "l2", 5, pretrained)
     assert projection.projection.shape == (5, 3) and not projection.normalize_features and vectors is pretrained
-    with pytest.raises(PipelineError, match=f"{tmp_path / 'l2' / 'model.npz'}.*do not match"):
+    with pytest.raises(PipelineError, match=f"{tmp_path / 'l2' / PROJECTION_FILE}.*do not match"):
         read_trained(tmp_path / "l2", 6, pretrained)
 
 
@@ -303,16 +306,17 @@ def test_a_model_with_own_words_is_scored_against_them_and_their_vocabulary_chec
     pretrained = KeyedVectors(3)
     pretrained.add_vectors(["a", "b"], np.eye(2, 3, dtype=np.float32))
     (tmp_path / "m").mkdir()
-    Projection(np.zeros((5, 3), np.float32), np.zeros(5, np.float32), words="own").save(tmp_path / "m" / "model.npz")
+    write_projection(tmp_path / "m" / PROJECTION_FILE,
+                     Projection(np.zeros((5, 3), np.float32), np.zeros(5, np.float32), words="own"))
     with pytest.raises(PipelineError, match="vectors.kv: file not found"):
         read_trained(tmp_path / "m", 5, pretrained)
     own = KeyedVectors(3)
     own.add_vectors(["a", "b"], 2 * np.eye(2, 3, dtype=np.float32))
-    own.save(str(tmp_path / "m" / "vectors.kv"))
+    own.save(str(tmp_path / "m" / VECTORS_FILE))
     assert read_trained(tmp_path / "m", 5, pretrained)[1]["a"].tolist() == [2, 0, 0]
     other = KeyedVectors(3)
     other.add_vectors(["a", "c"], np.eye(2, 3, dtype=np.float32))
-    other.save(str(tmp_path / "m" / "vectors.kv"))
+    other.save(str(tmp_path / "m" / VECTORS_FILE))
     with pytest.raises(PipelineError, match="not the pretrained vocabulary"):
         read_trained(tmp_path / "m", 5, pretrained)
 
@@ -322,8 +326,8 @@ def matching_recomputed(paths: dict[str, Path], name: str, candidates: int, seed
     vectors = {"pretrained": KeyedVectors.load(str(paths["vectors"])), "iesg": KeyedVectors.load(str(paths["iesg_vectors"]))}
     with h5py.File(paths["features"]) as h5:
         ids, features = [i.decode() for i in h5["image_ids"][:]], h5["features"][:]
-    data = build_data(pd.read_csv(paths["images"], dtype=str), pd.read_csv(paths["links"], dtype=str), ids, features,
-                      vectors["pretrained"])
+    data = joined(pd.read_csv(paths["images"], dtype=str), pd.read_csv(paths["links"], dtype=str), ids, features,
+                  vectors["pretrained"])
     sets = draw_candidates(data, candidates, seed, pool="heldout")
     projection, center, normalize, side = load_model_file(paths["models"], name)
     words = vectors["iesg" if side == "own" else "pretrained"][data.words]
@@ -414,7 +418,8 @@ def test_stage_writes_metrics_plots_and_report(tmp_path):
 
 def test_stage_refuses_a_model_of_the_wrong_dimension(tmp_path):
     paths = write_fixture(tmp_path / "in")
-    Projection(np.zeros((7, 8), np.float32), np.zeros(7, np.float32)).save(paths["models"] / "devise" / "model.npz")
+    write_projection(paths["models"] / "devise" / PROJECTION_FILE,
+                     Projection(np.zeros((7, 8), np.float32), np.zeros(7, np.float32)))
     out = tmp_path / "out"
     out.mkdir()
     result = run_stage(paths, out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.core.errors import PipelineError
-from pipeline.evaluation.protocol import read_images
+from pipeline.artifacts.tables import read_images
 
 
 def test_unknown_split_values_are_listed_comma_separated_in_one_error(tmp_path):

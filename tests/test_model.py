@@ -11,6 +11,7 @@ import torch
 
 from gensim.models import KeyedVectors
 
+from pipeline.artifacts.model_dir import read_projection, write_projection
 from pipeline.models import devise, iesg
 from pipeline.models.base import GroundingData, Projection, TrainingInputs, validation_p1
 from pipeline.models.corpus_sampling import keep_probability
@@ -105,8 +106,8 @@ def test_l2_baseline_prepares_features_as_iesg_does():
 
 def test_saved_projection_is_byte_identical_and_loads_back(tmp_path):
     projection = Projection(np.arange(6, dtype=np.float32).reshape(3, 2), np.ones(3, np.float32), True, "own")
-    projection.save(tmp_path / "a.npz")
-    projection.save(tmp_path / "b.npz")
+    write_projection(tmp_path / "a.npz", projection)
+    write_projection(tmp_path / "b.npz", projection)
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
     # np.savez stores each member's write time (2 s resolution), so two saves could differ.
     with zipfile.ZipFile(tmp_path / "a.npz") as archive:
@@ -114,7 +115,7 @@ def test_saved_projection_is_byte_identical_and_loads_back(tmp_path):
     with np.load(tmp_path / "a.npz", allow_pickle=False) as saved:
         assert saved["projection"].tolist() == projection.projection.tolist()
         assert bool(saved["normalize_features"]) and str(saved["words"]) == "own"
-    loaded = Projection.load(tmp_path / "a.npz", 3, 2)
+    loaded = read_projection(tmp_path / "a.npz", 3, 2)
     assert (loaded.projection.tolist(), loaded.center.tolist(), loaded.normalize_features, loaded.words) == (
         projection.projection.tolist(), projection.center.tolist(), True, "own")
 

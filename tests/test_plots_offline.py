@@ -18,6 +18,7 @@ import pytest
 from configobj import ConfigObj
 from PIL import Image
 
+from conftest import at
 from pipeline.core.errors import PipelineError
 from pipeline.evaluation import plots
 from pipeline.evaluation.plots import PlotSpec, plot_svg, read_plot_specs
@@ -224,8 +225,8 @@ def plots_project(tiny_run, tmp_path_factory, template) -> Path:
     root = tmp_path_factory.mktemp("plots_project")
     for name in ("dvc.yaml", "params.yaml"):
         shutil.copy(tiny_run / name, root / name)
-    for folder in ("plots", "dvclive"):
-        shutil.copytree(tiny_run / folder, root / folder)
+    for folder in ("plots", "train_logs"):
+        shutil.copytree(at(tiny_run, folder), at(root, folder))
     dvc(root, "init", "--no-scm", "-q")
     shutil.copy(REPO / ".dvc/config", root / ".dvc/config")
     shutil.copytree(REPO / ".dvc/plots", root / ".dvc/plots")
@@ -251,7 +252,7 @@ def test_dvc_plots_show_draws_every_plot_offline(plots_project, tmp_path):
     for plot, mark in expected.items():
         assert divs.marks[plot].get(mark, 0) >= 1, (plot, divs.marks[plot])
     for direction in ("image_to_word", "word_to_image"):
-        rows = (plots_project / f"plots/evaluate/p1_by_frequency_{direction}.csv").read_text().splitlines()[1:]
+        rows = (at(plots_project, "plots") / f"p1_by_frequency_{direction}.csv").read_text().splitlines()[1:]
         bars = divs.marks[f"plots_evaluate_p1_by_frequency_{direction}_csv"]
         # a bar and a label (its value or n/a) per model and bucket; the tiny run has empty buckets
         assert bars["mark-rect"] == bars["mark-text"] == len(rows) and any(row.endswith("(n=0)") for row in rows)

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import at
+
 WINDOW = (1200, 4000)
 
 
@@ -62,7 +64,7 @@ def headless(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_report_is_offline_and_complete(tiny_run):
-    index = tiny_run / "data/report/index.html"
+    index = at(tiny_run, "report") / "index.html"
     elements = parse(index.read_text(encoding="utf-8"))
     assert elements.counts.get("script", 0) == 0 and elements.counts.get("link", 0) == 0
     assert elements.references and all(not ref.startswith(("http:", "https:", "//", "/", "file:"))
@@ -76,7 +78,7 @@ def test_report_is_offline_and_complete(tiny_run):
 
 
 def test_report_renders_in_headless_chromium(tiny_run, tmp_path):
-    index = tiny_run / "data/report/index.html"
+    index = at(tiny_run, "report") / "index.html"
     screenshot = tmp_path / "report.png"
     rendered = headless(tmp_path, f"--screenshot={screenshot}", f"--window-size={WINDOW[0]},{WINDOW[1]}",
                         "--dump-dom", index.as_uri())

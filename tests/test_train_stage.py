@@ -12,9 +12,12 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from gensim.models import KeyedVectors, Word2Vec
+from gensim.models import Word2Vec
 
 from conftest import PAPER_IESG_KEYS, load_grounded_vectors, load_model_file
+from pipeline.artifacts.layout import LIVE_PLOTS, LIVE_SUMMARY
+from pipeline.artifacts.model_dir import learnt_vectors_path, read_train_summary
+from pipeline.artifacts.vectors import read_pretrained, write_word2vec
 from pipeline.models.inputs import load_training_inputs
 from pipeline.models import devise, iesg, l2
 from pipeline.models.base import Projection, unit_rows, validation_p1
@@ -33,9 +36,7 @@ def stage_inputs(tmp_path: Path) -> Path:
     (tmp_path / "text.txt").write_text("\n".join(lines) + "\n")
     model = Word2Vec(corpus_file=str(tmp_path / "text.txt"), vector_size=8, min_count=1, sg=1,
                      epochs=1, workers=1, seed=0)
-    (tmp_path / "w2v").mkdir()
-    model.save(str(tmp_path / "w2v" / "model"))
-    model.wv.save(str(tmp_path / "w2v" / "vectors.kv"))
+    write_word2vec(tmp_path / "w2v", model)
 
     np_rng = np.random.default_rng(0)
     image_ids = [f"img{i}" for i in range(len(NOUNS) * 4)]
@@ -43,7 +44,8 @@ def stage_inputs(tmp_path: Path) -> Path:
     words = [NOUNS[i // 4] for i in range(len(image_ids))]
     pd.DataFrame({"image_id": image_ids, "path": [f"{i}.jpg" for i in image_ids], "wnid": "n00000000",
                   "source": "test", "split": splits}).to_csv(tmp_path / "images.csv", index=False)
-    pd.DataFrame({"word": words + ["unknownword"], "image_id": image_ids + ["img0"]}).to_csv(
+    # a link to an image featurize skipped (not in features.h5) is dropped and counted
+    pd.DataFrame({"word": words + ["noun0"], "image_id": image_ids + ["skipped"]}).to_csv(
         tmp_path / "links.csv", index=False)
     features = np.stack([model.wv[w] for w in words]) @ np_rng.normal(size=(8, 12))
     with h5py.File(tmp_path / "features.h5", "w") as handle:
@@ -90,7 +92,7 @@ def test_saved_models_are_the_trained_ones_and_reproduce_the_metrics(stage_input
     grounded = load_grounded_vectors(models)
     np.testing.assert_allclose(grounded.vectors, expected["iesg"].word_vectors, rtol=1e-5, atol=1e-6)
     assert not np.allclose(grounded.vectors, pretrained, atol=1e-3)
-    assert not any((models / name / "vectors.kv").exists() for name in ("l2", "devise"))
+    assert not any(learnt_vectors_path(models / name).exists() for name in ("l2", "devise"))
 
     saved = {}
     for name, trained in expected.items():
@@ -104,12 +106,12 @@ def test_saved_models_are_the_trained_ones_and_reproduce_the_metrics(stage_input
     scored_against = {"l2": (pretrained, "dot"), "devise": (unit_rows(pretrained), "dot"),
                       "iesg": (grounded.vectors, config.sections["iesg"].effective().energy)}
     for name, (words, energy) in scored_against.items():
-        summary = json.loads((models / name / "train.json").read_text())
+        summary = read_train_summary(models / name)
         assert summary["val_p1"] == round(validation_p1(saved[name].project(data.features), words, data, energy),
                                           4), name
-        log = pd.read_csv(stage_inputs / "live" / name / "plots" / "metrics" / "val_p1.tsv", sep="\t")
+        log = pd.read_csv(stage_inputs / "live" / name / LIVE_PLOTS / "metrics" / "val_p1.tsv", sep="\t")
         assert summary["val_p1"] == log.loc[log["step"] == summary["kept_epoch"], "val_p1"].item(), name
-        live_summary = json.loads((stage_inputs / "live" / name / "metrics.json").read_text())
+        live_summary = json.loads((stage_inputs / "live" / name / LIVE_SUMMARY).read_text())
         assert (live_summary["val_p1"], live_summary["step"]) == (summary["val_p1"], summary["kept_epoch"]), name
 
 
@@ -117,18 +119,18 @@ def test_train_writes_models_grounded_vectors_log_and_summary(stage_inputs):
     result = run_train(stage_inputs, "iesg")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("train: iesg on 16 training links")
-    pretrained = KeyedVectors.load(str(stage_inputs / "w2v" / "vectors.kv"))
+    pretrained = read_pretrained(stage_inputs / "w2v")
     grounded = load_grounded_vectors(stage_inputs / "models")
     assert grounded.index_to_key == pretrained.index_to_key
     assert grounded.get_vecattr("noun0", "count") == pretrained.get_vecattr("noun0", "count")
     projection, _, _, paired_with = load_model_file(stage_inputs / "models", "iesg")
     assert projection.shape == (12, 8) and paired_with == "own"
-    metrics = stage_inputs / "live" / "iesg" / "plots" / "metrics"
+    metrics = stage_inputs / "live" / "iesg" / LIVE_PLOTS / "metrics"
     for name in ("loss", "active_share", "val_p1"):
         log = pd.read_csv(metrics / f"{name}.tsv", sep="\t")
         assert list(log.columns) == ["step", name] and log["step"].tolist() == [1, 2], name
-    summary = json.loads((stage_inputs / "models" / "iesg" / "train.json").read_text())
-    assert summary["dropped_links"] == 1 and summary["links_train"] == 16
+    summary = read_train_summary(stage_inputs / "models" / "iesg")
+    assert summary["dropped_links"] == 1 and summary["dropped_images"] == 0 and summary["links_train"] == 16
     assert (summary["model"], summary["words"], summary["epochs_run"]) == ("iesg", "own", 2)
 
 
@@ -138,4 +140,18 @@ def test_train_refuses_an_unknown_param_and_writes_nothing(stage_inputs):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith(
         "error: params train.iesg: unknown key(s) 'lamda' (did you mean 'lam'?)")
+    assert not (stage_inputs / "models").exists() and not (stage_inputs / "live").exists()
+
+
+def test_train_refuses_a_link_to_a_word_outside_the_vectors_and_writes_nothing(stage_inputs):
+    """The join's rule (pipeline.artifacts.grounding), as evaluate applies it: links.csv and the vectors are
+    from different runs, so the link is an error, not a silent drop."""
+    links = pd.read_csv(stage_inputs / "links.csv")
+    pd.concat([links, pd.DataFrame({"word": ["unknownword"], "image_id": ["img0"]})]).to_csv(
+        stage_inputs / "links.csv", index=False)
+    result = run_train(stage_inputs, "l2")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {stage_inputs / 'links.csv'}: 1 linked word(s) not in the word vectors (e.g. 'unknownword'); "
+        "rerun map_images against the current vectors")
     assert not (stage_inputs / "models").exists() and not (stage_inputs / "live").exists()

@@ -11,7 +11,7 @@ from gensim.models import KeyedVectors
 
 from pipeline.models import devise, l2
 from pipeline.models.base import EpochLog, GroundingData, TrainingInputs, validation_p1
-from pipeline.models.training_log import TrainingLog
+from pipeline.artifacts.training_log import TrainingLog
 
 
 def toy_inputs(seed: int = 0) -> TrainingInputs:

@@ -13,7 +13,8 @@ import pytest
 from gensim.models import KeyedVectors, Word2Vec
 
 from pipeline.core.errors import PipelineError
-from pipeline.pretrain.word2vec import PretrainParams, save_reproducibly, train_word2vec
+from pipeline.artifacts.vectors import save_reproducibly
+from pipeline.pretrain.word2vec import PretrainParams, train_word2vec
 
 REPO = Path(__file__).resolve().parents[1]
 

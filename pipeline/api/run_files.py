@@ -1,8 +1,8 @@
 """Every file the Python API and the ``iesg`` commands read: where a run keeps it and how it is read.
 
 This is the one place the API (:mod:`pipeline.api`) and the CLI (:mod:`pipeline.cli`) touch the
-artifacts of a run; everything else asks these functions. The readers are the pipeline's own
-(:mod:`pipeline.evaluation.protocol`, gensim, h5py), so a run reads here as the evaluate stage reads it.
+artifacts of a run; everything else asks these functions. The paths and readers are the pipeline's own
+(:mod:`pipeline.artifacts`), so a run reads here as the evaluate stage reads it.
 """
 
 from __future__ import annotations
@@ -14,36 +14,26 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 import pandas as pd
-from gensim.models import KeyedVectors, Word2Vec
+from gensim.models import KeyedVectors
 
+from pipeline.artifacts import layout, tables
+from pipeline.artifacts.features import read_encoder
+from pipeline.artifacts.grounding import read_grounding
+from pipeline.artifacts.layout import Artifact
+from pipeline.artifacts.model_dir import learnt_vectors_path, read_train_summary, read_trained
+from pipeline.artifacts.vectors import read_vectors
 from pipeline.core.errors import PipelineError
 from pipeline.core.params import load_section, read_params
-from pipeline.evaluation import protocol
 from pipeline.evaluation.params import EvaluateParams
-from pipeline.evaluation.protocol import MatchingData
+from pipeline.evaluation.protocol import MatchingData, matching_data
 from pipeline.models.base import Projection
 
-# name -> (path relative to the run's root, as dvc.yaml writes it; what it is)
-ARTIFACTS: dict[str, tuple[str, str]] = {
-    "corpus": ("data/corpus/text.txt", "cleaned corpus (fetch_corpus)"),
-    "word2vec": ("data/word2vec/model", "gensim Word2Vec model (pretrain)"),
-    "vectors": ("data/word2vec/vectors.kv", "pretrained word vectors (pretrain)"),
-    "images": ("data/mapping/images.csv", "images table (map_images)"),
-    "links": ("data/mapping/links.csv", "word-image links (map_images)"),
-    "unmapped": ("data/mapping/unmapped.csv", "images left out, with the reason (map_images)"),
-    "image_files": ("data/images", "copied image files (map_images)"),
-    "features": ("data/features/features.h5", "CNN features (featurize)"),
-    "models": ("data/models", "one directory per model of train.models: model.npz, vectors.kv, train.json (train)"),
-    "report": ("data/report", "HTML report directory (evaluate)"),
-    "metrics": ("results/evaluate.json", "every evaluation number (evaluate)"),
-    "headline": ("metrics/evaluate.json", "headline metrics, the DVC metrics file (evaluate)"),
-    "explorer": ("data/explorer", "explorer page directory (explore)"),
-    "params": ("params.yaml", "params file"),
-    "dvc_yaml": ("dvc.yaml", "pipeline definition, whose plots the report draws"),
-}
+# The artifacts the API and the CLI read, each a --name flag of the commands that read it.
+ARTIFACTS: dict[str, Artifact] = {name: layout.ARTIFACTS[name] for name in (
+    "corpus", "word2vec", "vectors", "images", "links", "unmapped", "image_files", "features", "models", "report",
+    "metrics", "headline", "explorer", "params", "dvc_yaml")}
 
 
 @dataclass(frozen=True)
@@ -75,7 +65,7 @@ class RunPaths:
         if unknown:
             raise PipelineError(f"unknown artifact(s) {', '.join(unknown)}; known: {', '.join(ARTIFACTS)}")
         root = Path(root)
-        return cls(root=root, **{name: root / paths.get(name, default) for name, (default, _) in ARTIFACTS.items()})
+        return cls(root=root, **{name: root / paths.get(name, artifact.path) for name, artifact in ARTIFACTS.items()})
 
     def model_dir(self, name: str) -> Path:
         """The train stage's output directory of model ``name``."""
@@ -106,37 +96,33 @@ def read_evaluate_params(paths: RunPaths) -> EvaluateParams:
 
 def read_pretrained(paths: RunPaths) -> KeyedVectors:
     """The pretrain stage's word vectors."""
-    return protocol.read_vectors(paths.vectors)
+    return read_vectors(paths.vectors)
 
 
 def read_links(paths: RunPaths) -> pd.DataFrame:
     """links.csv: ``word``, ``image_id``."""
-    return protocol.read_links(paths.links)
+    return tables.read_links(paths.links)
 
 
 def read_images(paths: RunPaths) -> pd.DataFrame:
     """images.csv: ``image_id``, ``path``, ``split`` (and ``wnid`` from map_images)."""
-    return protocol.read_images(paths.images)
+    return tables.read_images(paths.images)
 
 
 def read_matching_data(paths: RunPaths, pretrained: KeyedVectors) -> MatchingData:
     """The images with features, the mapped words and their links, joined as the evaluate stage joins them."""
-    feature_ids, features = protocol.read_features(paths.features)
-    data = protocol.build_data(read_images(paths), read_links(paths), feature_ids, features, pretrained,
-                               str(paths.links))
-    if not data.words:
-        raise PipelineError(f"{paths.links}: no link to an image with features; rerun map_images")
-    return data
+    return matching_data(read_grounding(paths.images, paths.links, paths.features, pretrained), pretrained)
 
 
 def read_wordnet(paths: RunPaths) -> Any:
-    """WordNet 3.0 (nltk's reader) where map_images found it (``map_images.wordnet_dir`` / ``wordnet_cache``)."""
-    from pipeline.images.mapping import MapImagesParams  # nltk: imported only by the commands that need it
-    from pipeline.images.wordnet import load_wordnet
+    """WordNet 3.0 (nltk's reader) where map_images found it (``map_images.wordnet_dir``, else the system WordNet
+    copied into the run's WordNet cache)."""
+    from pipeline.images.params import MapImagesParams
+    from pipeline.images.wordnet import load_wordnet  # nltk: imported only by the commands that need it
 
     params = load_section(MapImagesParams, "map_images", paths.params)
     wordnet_dir = None if params.wordnet_dir is None else paths.root / params.wordnet_dir
-    return load_wordnet(wordnet_dir, paths.root / params.wordnet_cache)
+    return load_wordnet(wordnet_dir, layout.ARTIFACTS["wordnet_cache"].at(paths.root))
 
 
 # ----------------------------------------------------------------------------- trained models
@@ -144,12 +130,12 @@ def read_wordnet(paths: RunPaths) -> Any:
 def read_model(paths: RunPaths, name: str, feature_dim: int,
                pretrained: KeyedVectors) -> tuple[Projection, KeyedVectors]:
     """Model ``name``'s projection and the word vectors it is scored against (its own or the pretrained)."""
-    return protocol.read_trained(paths.model_dir(name), feature_dim, pretrained)
+    return read_trained(paths.model_dir(name), feature_dim, pretrained)
 
 
 def learnt_vectors_file(paths: RunPaths, name: str) -> Path:
     """Where model ``name`` keeps the word vectors it learnt (absent for a model that learns none)."""
-    return paths.model_dir(name) / "vectors.kv"
+    return learnt_vectors_path(paths.model_dir(name))
 
 
 def learns_word_vectors(paths: RunPaths, name: str) -> bool:
@@ -160,7 +146,7 @@ def learns_word_vectors(paths: RunPaths, name: str) -> bool:
 def read_learnt_vectors(paths: RunPaths, name: str, pretrained: KeyedVectors) -> KeyedVectors:
     """The word vectors model ``name`` learnt, checked to be the pretrained vocabulary and dimension."""
     path = learnt_vectors_file(paths, name)
-    vectors = protocol.read_vectors(path)
+    vectors = read_vectors(path)
     if vectors.vector_size != pretrained.vector_size or vectors.index_to_key != pretrained.index_to_key:
         raise PipelineError(f"{path}: not the pretrained vocabulary at {pretrained.vector_size} dimensions; "
                             "rerun train")
@@ -169,11 +155,12 @@ def read_learnt_vectors(paths: RunPaths, name: str, pretrained: KeyedVectors) ->
 
 def read_val_p1(paths: RunPaths, name: str) -> float:
     """The validation P@1 (full ranking, kept epoch) that model ``name``'s train stage wrote to train.json."""
-    path = paths.model_dir(name) / "train.json"
+    summary = read_train_summary(paths.model_dir(name))
     try:
-        return float(json.loads(path.read_text(encoding="utf-8"))["val_p1"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise PipelineError(f"{path}: cannot read the validation P@1 ({exc}); rerun train") from exc
+        return float(summary["val_p1"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PipelineError(f"{paths.model_dir(name) / layout.SUMMARY_FILE}: cannot read the validation P@1 "
+                            f"({exc!r}); rerun train") from exc
 
 
 # ----------------------------------------------------------------------------- image files
@@ -184,11 +171,11 @@ def featurize_image_file(paths: RunPaths, image: Path) -> np.ndarray:
     The encoder must be the one that made features.h5, or the models' projections do not apply.
     """
     from pipeline.features.encoders import load_encoder  # torch: seconds to import, only needed here
-    from pipeline.features.featurize import FeaturesParams, encode_batches
+    from pipeline.features.featurize import encode_batches
+    from pipeline.features.params import FeaturesParams
 
     params = load_section(FeaturesParams, "features", paths.params)
-    with h5py.File(paths.features, "r") as h5:
-        made_by = (str(h5.attrs.get("encoder")), str(h5.attrs.get("weights")))
+    made_by = read_encoder(paths.features)
     if made_by != (params.encoder, params.weights):
         raise PipelineError(
             f"{paths.params}: features.encoder/weights are {params.encoder}/{params.weights} but "
@@ -249,62 +236,7 @@ def redraw_report(paths: RunPaths, out: Path) -> Path:
     return rebuild_report(paths.report, out, paths.root, read_plot_specs(paths.dvc_yaml))
 
 
-# ----------------------------------------------------------------------------- status counts
-
-def file_counts(name: str, path: Path) -> dict[str, Any]:
-    """Key counts of artifact ``name`` (or a file of a model directory) at ``path``, read from the file."""
-    if name == "corpus":
-        tokens, lines, distinct = 0, 0, set()
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                words = line.split()
-                tokens, lines = tokens + len(words), lines + 1
-                distinct.update(words)
-        return {"tokens": tokens, "distinct_words": len(distinct), "lines": lines}
-    if name == "word2vec":
-        model = Word2Vec.load(str(path))
-        return {"vocab": len(model.wv), "dim": model.vector_size, "window": model.window,
-                "epochs": model.epochs, "corpus_words": model.corpus_total_words}
-    if name == "vectors" or path.suffix == ".kv":
-        vectors = protocol.read_vectors(path)
-        return {"vocab": len(vectors), "dim": vectors.vector_size}
-    if name == "images":
-        table = protocol.read_images(path)
-        counts = {"images": len(table)}
-        if "wnid" in table.columns:
-            counts["synsets"] = int(table["wnid"].nunique())
-        return {**counts, **{split: int((table["split"] == split).sum()) for split in ("train", "val", "test")}}
-    if name == "links":
-        table = protocol.read_links(path)
-        return {"links": len(table), "words": int(table["word"].nunique()), "images": int(table["image_id"].nunique())}
-    if name == "unmapped":
-        return {"images": len(pd.read_csv(path, dtype=str, keep_default_na=False))}
-    if name == "features":
-        ids, features = protocol.read_features(path)
-        with h5py.File(path, "r") as h5:
-            encoder = str(h5.attrs.get("encoder", "?"))
-        return {"images": len(ids), "dim": features.shape[1], "encoder": encoder}
-    if name == "metrics":
-        data = json.loads(path.read_text(encoding="utf-8")).get("data", {})
-        return {key: data[key] for key in ("test_pairs", "words", "images") if key in data}
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as npz:
-            rows, cols = npz["projection"].shape
-            return {"projection": f"{rows}x{cols}", "words": str(npz["words"])}
-    if path.name == "train.json":
-        summary = json.loads(path.read_text(encoding="utf-8"))
-        return {key: summary[key] for key in ("val_p1", "kept_epoch", "epochs_run") if key in summary}
-    return {}
-
-
-def directory_counts(name: str, path: Path) -> dict[str, Any]:
-    """Files of a directory artifact; the report's and the explorer's thumbnails and page."""
-    files = [p for p in path.rglob("*") if p.is_file()]
-    if name in ("report", "explorer"):
-        return {"files": len(files), "thumbnails": sum(p.parent.name == "thumbs" for p in files),
-                "index_html": (path / "index.html").is_file()}
-    return {"files": len(files)}
-
+# ----------------------------------------------------------------------------- status
 
 def artifact_files(path: Path) -> list[Path]:
     """The files of an artifact: itself, or every file below a directory."""

@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--root", default=".", help="project root the default paths start from (default .)")
         paths = sub.add_argument_group("artifact paths (relative to --root unless absolute)")
         for artifact_name in command.artifacts:
-            default, what = ARTIFACTS[artifact_name]
+            default, what = ARTIFACTS[artifact_name].path, ARTIFACTS[artifact_name].what
             paths.add_argument(f"--{artifact_name.replace('_', '-')}", dest=artifact_name, default=default,
                                metavar="PATH", help=f"{what} (default {default})")
     return parser

@@ -8,18 +8,9 @@ from typing import Any
 
 from pipeline.api import run_files
 from pipeline.api.run_files import RunPaths
+from pipeline.artifacts.status import SHOWN, directory_counts, file_counts
 from pipeline.cli.common import Command, artifact_flags
 from pipeline.cli.format import cell, format_table, human_size
-
-STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("fetch_corpus", ("corpus",)),
-    ("pretrain", ("word2vec", "vectors")),
-    ("map_images", ("images", "links", "unmapped", "image_files")),
-    ("featurize", ("features",)),
-    ("train", ("models",)),
-    ("evaluate", ("report", "metrics")),
-    ("explore", ("explorer",)),
-)
 
 
 def artifact_row(stage: str, name: str, path: Path) -> dict[str, Any]:
@@ -30,8 +21,7 @@ def artifact_row(stage: str, name: str, path: Path) -> dict[str, Any]:
         return row
     row["bytes"] = sum(p.stat().st_size for p in run_files.artifact_files(path))
     try:
-        row["counts"] = (run_files.directory_counts(name, path) if path.is_dir()
-                         else run_files.file_counts(name, path))
+        row["counts"] = directory_counts(name, path) if path.is_dir() else file_counts(name, path)
         row["problem"] = None
     except Exception as exc:  # a corrupt artifact is reported in its row (pickle/HDF5/CSV readers raise many types)
         row.update(counts={}, problem=f"unreadable: {exc}")
@@ -42,7 +32,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Each stage's artifacts, each model directory's files after the models row."""
     paths = RunPaths.at(args.root, **artifact_flags(args))
     rows = []
-    for stage, names in STAGES:
+    for stage, names in SHOWN:
         for name in names:
             path = getattr(paths, name)
             rows.append(artifact_row(stage, name, path))
@@ -64,4 +54,4 @@ def text(result: dict[str, Any]) -> str:
 
 
 COMMAND = Command("status", "each stage's artifacts, their sizes and key counts",
-                  tuple(name for _, names in STAGES for name in names), lambda parser: None, run, text)
+                  tuple(name for _, names in SHOWN for name in names), lambda parser: None, run, text)

@@ -59,16 +59,17 @@ def write_corpus(documents: Iterable[list[str]], path: str | Path, words_per_lin
     return size, tokens, len(vocabulary), digest.hexdigest()
 
 
-def source_words(params: CorpusParams) -> Iterator[list[str]]:
-    """Return the word stream of the source chosen in ``params``."""
+def source_words(params: CorpusParams, downloads: str | Path) -> Iterator[list[str]]:
+    """Return the word stream of the source chosen in ``params`` (downloads kept in ``downloads``)."""
     if params.source == "enwik8":
-        return enwik8_words(locate_enwik8(params), params.text_sha256)
+        return enwik8_words(locate_enwik8(params, downloads), params.text_sha256)
     if params.source == "file":
         return file_words(Path(params.path))
-    return packaged_words(params.packages, params.cache_dir)
+    return packaged_words(params.packages, downloads)
 
 
-def build_corpus(params: CorpusParams, text_path: str | Path, metrics_path: str | Path) -> CorpusStats:
+def build_corpus(params: CorpusParams, text_path: str | Path, metrics_path: str | Path,
+                 downloads: str | Path) -> CorpusStats:
     """Build the corpus at ``text_path`` and its metrics JSON at ``metrics_path``.
 
     Parameters
@@ -77,6 +78,8 @@ def build_corpus(params: CorpusParams, text_path: str | Path, metrics_path: str 
         The ``corpus`` section of ``params.yaml``.
     text_path, metrics_path : str or Path
         Output files; both are written atomically, the metrics only after the text succeeded.
+    downloads : str or Path
+        Where downloads (``enwik8.zip``, ``.deb`` files and their unpacked trees) are kept.
 
     Returns
     -------
@@ -85,7 +88,7 @@ def build_corpus(params: CorpusParams, text_path: str | Path, metrics_path: str 
     """
     source = {"file": f"corpus.path {params.path}",
               "enwik8": params.path or params.url}.get(params.source, "corpus.packages")
-    size, tokens, vocabulary, sha256 = write_corpus(source_words(params), text_path, params.words_per_line, source)
+    size, tokens, vocabulary, sha256 = write_corpus(source_words(params, downloads), text_path, params.words_per_line, source)
     stats = CorpusStats(params.source, size, tokens, vocabulary, sha256)
     write_json(metrics_path, {
         "source": stats.source, "bytes": stats.bytes, "tokens": stats.tokens,

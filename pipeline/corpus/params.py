@@ -91,8 +91,6 @@ class CorpusParams:
         Expected sha256 of ``enwik8.zip`` and of the unzipped ``enwik8``; ``None`` skips the check.
     packages : list of PackagedText
         The Debian packages read by the ``packaged`` source, in this order.
-    cache_dir : str
-        Where downloads (``enwik8.zip``, ``.deb`` files and their unpacked trees) are kept.
     words_per_line : int
         Maximum words per output line (gensim's ``corpus_file`` reads at most 10,000).
     """
@@ -103,7 +101,6 @@ class CorpusParams:
     zip_sha256: str | None = ENWIK8_ZIP_SHA256
     text_sha256: str | None = ENWIK8_SHA256
     packages: list[PackagedText] = field(default_factory=lambda: list(DEFAULT_PACKAGES))
-    cache_dir: str = "data/downloads"
     words_per_line: Annotated[int, Range(ge=1, le=10_000, why="gensim's line limit")] = 1000
 
     def validate(self) -> None:

@@ -133,7 +133,7 @@ class _HashingReader(io.RawIOBase):
         return len(data)
 
 
-def locate_enwik8(params: CorpusParams) -> Path:
+def locate_enwik8(params: CorpusParams, downloads: str | Path) -> Path:
     """Return the local ``enwik8.zip`` or ``enwik8`` to read, downloading the zip if needed.
 
     A user-supplied ``path`` must exist; a zip is checked against ``zip_sha256`` here, an
@@ -146,7 +146,7 @@ def locate_enwik8(params: CorpusParams) -> Path:
                 f"corpus.path {path}: file not found; point it at enwik8.zip or the unzipped enwik8"
             )
     else:
-        path = download(params.url, Path(params.cache_dir) / "enwik8.zip", params.zip_sha256)
+        path = download(params.url, Path(downloads) / "enwik8.zip", params.zip_sha256)
     if zipfile.is_zipfile(path):
         verify_sha256(path, params.zip_sha256)
     else:

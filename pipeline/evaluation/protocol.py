@@ -26,14 +26,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
-import h5py
 import numpy as np
-import pandas as pd
 from gensim.models import KeyedVectors
 from tqdm import tqdm
 
-from pipeline.core.errors import PipelineError
+from pipeline.artifacts.grounding import Grounding, read_grounding
+from pipeline.artifacts.model_dir import read_trained
+from pipeline.artifacts.vectors import read_vectors
 from pipeline.models.base import Projection, energy_rows
 
 DIRECTIONS = ("image_to_word", "word_to_image")
@@ -70,7 +71,7 @@ class MatchingData:
     pair_image, pair_word : ndarray
         The test links, sorted by (image_id, word).
     dropped_links : int
-        Links whose image has no features or is not in images.csv.
+        Links whose image has no features (:mod:`pipeline.artifacts.grounding`).
     """
 
     image_ids: list[str]
@@ -111,85 +112,6 @@ class Ranking:
     top1: np.ndarray
 
 
-def read_images(path: str | os.PathLike) -> pd.DataFrame:
-    """Read images.csv (``image_id``, ``path``, ``split`` at least), all as strings."""
-    table = _read_csv(path, ("image_id", "path", "split"), "run the map_images stage")
-    bad = sorted(set(table["split"]) - {"train", "val", "test"})
-    if bad:
-        raise PipelineError(f"{path}: unknown split value(s) {', '.join(bad)}; expected train/val/test")
-    if table["image_id"].duplicated().any():
-        raise PipelineError(f"{path}: image_id values are not unique; rerun map_images")
-    return table
-
-
-def read_links(path: str | os.PathLike) -> pd.DataFrame:
-    """Read links.csv (``word``, ``image_id``) as strings, duplicate rows dropped."""
-    return _read_csv(path, ("word", "image_id"), "run the map_images stage").drop_duplicates(
-        ["word", "image_id"]
-    )
-
-
-def _read_csv(path: str | os.PathLike, columns: tuple[str, ...], fix: str) -> pd.DataFrame:
-    if not Path(path).is_file():
-        raise PipelineError(f"{path}: file not found; {fix}")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise PipelineError(f"{path}: not a readable CSV ({exc}); {fix}") from exc
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise PipelineError(f"{path}: column(s) {', '.join(missing)} missing; {fix}")
-    return table
-
-
-def read_features(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
-    """Read ``image_ids`` and ``features`` (n x D float32) from the featurize stage's HDF5."""
-    if not Path(path).is_file():
-        raise PipelineError(f"{path}: file not found; run the featurize stage")
-    try:
-        with h5py.File(path, "r") as h5:
-            features = np.asarray(h5["features"][:], dtype=np.float32)
-            ids = [i.decode() if isinstance(i, bytes) else str(i) for i in h5["image_ids"][:]]
-    except (OSError, KeyError) as exc:
-        raise PipelineError(
-            f"{path}: not a features file with datasets 'features' and 'image_ids' ({exc}); "
-            "rerun the featurize stage"
-        ) from exc
-    if features.ndim != 2 or len(ids) != len(features):
-        raise PipelineError(f"{path}: 'features' must be (n, dim) with one image id per row")
-    return ids, features
-
-
-def read_vectors(path: str | os.PathLike) -> KeyedVectors:
-    """Load gensim KeyedVectors saved with ``KeyedVectors.save``."""
-    if not Path(path).is_file():
-        raise PipelineError(f"{path}: file not found; run the stage that writes it")
-    try:
-        return KeyedVectors.load(str(path))
-    except Exception as exc:  # gensim/pickle raise many types for a foreign or truncated file
-        raise PipelineError(f"{path}: not loadable as gensim KeyedVectors ({exc})") from exc
-
-
-def read_trained(model_dir: str | os.PathLike, feature_dim: int,
-                 pretrained: KeyedVectors) -> tuple[Projection, KeyedVectors]:
-    """A train stage output: the projection (``model.npz``) and the word vectors it pairs with.
-
-    Those are ``vectors.kv`` beside it when the model learnt word vectors (``words: own``), else
-    ``pretrained``; their vocabulary must be the pretrained one.
-    """
-    model_dir = Path(model_dir)
-    word_dim = pretrained.vector_size
-    projection = Projection.load(model_dir / "model.npz", feature_dim, word_dim)
-    if projection.words == "pretrained":
-        return projection, pretrained
-    vectors = read_vectors(model_dir / "vectors.kv")
-    if vectors.vector_size != word_dim or vectors.index_to_key != pretrained.index_to_key:
-        raise PipelineError(
-            f"{model_dir / 'vectors.kv'}: not the pretrained vocabulary at {word_dim} dimensions; rerun train"
-        )
-    return projection, vectors
-
-
 def random_projection(features: np.ndarray, word_dim: int, seed: int) -> Projection:
     """The chance reference: a seeded Gaussian projection, scored against the pretrained words."""
     rng = np.random.default_rng(seed)
@@ -198,54 +120,63 @@ def random_projection(features: np.ndarray, word_dim: int, seed: int) -> Project
     return Projection(projection, features.mean(axis=0).astype(np.float32))
 
 
-def build_data(
-    images: pd.DataFrame,
-    links: pd.DataFrame,
-    feature_ids: list[str],
-    features: np.ndarray,
-    vocabulary: KeyedVectors,
-    links_name: str = "links.csv",
-) -> MatchingData:
-    """Index the images that have features, the mapped words and their links.
-
-    Links to images without features (skipped by featurize) are dropped and counted; a linked
-    word outside ``vocabulary`` breaks the map_images contract and is an error.
-    """
-    row_of = {image_id: i for i, image_id in enumerate(feature_ids)}
-    table = images[images["image_id"].isin(row_of)].sort_values("image_id", kind="stable")
-    image_ids = table["image_id"].tolist()
-    index_of = {image_id: i for i, image_id in enumerate(image_ids)}
-    rows = np.array([row_of[i] for i in image_ids], dtype=np.int64)
-    kept = links[links["image_id"].isin(index_of)]
-    outside = sorted(set(kept["word"]) - set(vocabulary.key_to_index))
-    if outside:
-        raise PipelineError(
-            f"{links_name}: {len(outside)} linked word(s) not in the word vectors (e.g. {outside[0]!r}); "
-            "rerun map_images against the current vectors"
-        )
-    words = sorted(set(kept["word"]))
+def matching_data(grounding: Grounding, vocabulary: KeyedVectors) -> MatchingData:
+    """Index the joined images (sorted by id), the mapped words (sorted) and their links (sorted)."""
+    data = grounding.data
+    rows = np.array(sorted(range(len(grounding.image_ids)), key=grounding.image_ids.__getitem__), dtype=np.int64)
+    index_of_row = np.empty(len(rows), dtype=np.int64)
+    index_of_row[rows] = np.arange(len(rows))
+    mapped = np.unique(data.link_words)
+    words = sorted(vocabulary.index_to_key[w] for w in mapped)
     word_index = {w: i for i, w in enumerate(words)}
-    image_of_link = kept["image_id"].map(index_of).to_numpy(np.int64)
-    word_of_link = kept["word"].map(word_index).to_numpy(np.int64)
+    index_of_word = np.array([word_index[vocabulary.index_to_key[w]] for w in mapped], dtype=np.int64)
+    image_of_link = index_of_row[data.link_images]
+    word_of_link = index_of_word[np.searchsorted(mapped, data.link_words)]
     order = np.lexsort((word_of_link, image_of_link))
     image_of_link, word_of_link = image_of_link[order], word_of_link[order]
-    image_words = _group(image_of_link, word_of_link, len(image_ids))
-    word_images = _group(word_of_link, image_of_link, len(words))
-    splits = table["split"].tolist()
-    is_test = np.array([s == "test" for s in splits], dtype=bool)
-    test = is_test[image_of_link]
+    splits = [str(data.split[r]) for r in rows]
+    test = np.array([s == "test" for s in splits], dtype=bool)[image_of_link]
     return MatchingData(
-        image_ids=image_ids,
-        paths=table["path"].tolist(),
+        image_ids=[grounding.image_ids[r] for r in rows],
+        paths=[grounding.paths[r] for r in rows],
         splits=splits,
-        features=features[rows],
+        features=data.features[rows],
         words=words,
-        image_words=image_words,
-        word_images=word_images,
+        image_words=_group(image_of_link, word_of_link, len(rows)),
+        word_images=_group(word_of_link, image_of_link, len(words)),
         pair_image=image_of_link[test],
         pair_word=word_of_link[test],
-        dropped_links=len(links) - len(kept),
+        dropped_links=grounding.dropped["dropped_links"],
     )
+
+
+@dataclass(frozen=True)
+class TrainedModels:
+    """The mapped images and words, the pretrained vectors, and each trained model with the word vectors it
+    is scored against (``vectors``) and as a :class:`Matcher` on the mapped words."""
+
+    data: MatchingData
+    pretrained: KeyedVectors
+    vectors: dict[str, KeyedVectors]
+    matchers: dict[str, Matcher]
+
+
+def load_trained_models(images_csv: str | os.PathLike, links_csv: str | os.PathLike,
+                        features_h5: str | os.PathLike, vectors_kv: str | os.PathLike,
+                        models_dir: str | os.PathLike, names: Sequence[str]) -> TrainedModels:
+    """Read the joined data and every model of ``names`` (a directory each in ``models_dir``) for scoring."""
+    pretrained = read_vectors(vectors_kv)
+    data = matching_data(read_grounding(images_csv, links_csv, features_h5, pretrained), pretrained)
+    vectors, matchers = {}, {}
+    for name in names:
+        projection, vectors[name] = read_trained(Path(models_dir) / name, data.features.shape[1], pretrained)
+        matchers[name] = Matcher(projection, word_matrix(vectors[name], data.words))
+    return TrainedModels(data, pretrained, vectors, matchers)
+
+
+def random_matcher(data: MatchingData, pretrained: KeyedVectors, seed: int) -> Matcher:
+    """The chance reference as a :class:`Matcher` on the pretrained words."""
+    return Matcher(random_projection(data.features, pretrained.vector_size, seed), word_matrix(pretrained, data.words))
 
 
 def _group(keys: np.ndarray, values: np.ndarray, n: int) -> list[np.ndarray]:

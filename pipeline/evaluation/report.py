@@ -25,6 +25,7 @@ from markupsafe import Markup
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_path
 from pipeline.evaluation.plots import PlotSpec, plot_svg
+from pipeline.features.decode import load_rgb
 from pipeline.models.registry import PAPER_MODEL, PAPER_PRETRAINED_SIMILARITY, REGISTRY, paper_matching
 
 ARROWS = {"image_to_word": "image → word", "word_to_image": "word → image"}
@@ -44,8 +45,6 @@ TEMPLATES.filters["thumbnail_name"] = thumbnail_name
 
 def write_thumbnail(source: Path, target: Path, size: int) -> None:
     """Write a JPEG of ``source`` whose longest side is at most ``size`` pixels."""
-    from pipeline.features.featurize import load_rgb  # here, so that importing the report does not import torch
-
     try:
         image = load_rgb(source)
     except Exception as exc:  # Pillow raises many types for unreadable files

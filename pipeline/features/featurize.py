@@ -21,14 +21,16 @@ import h5py
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from pipeline.features.encoders import Encoder, load_encoder
-from pipeline.features.params import FeaturesParams
+from pipeline.artifacts.features import FeatureWriter, write_attributes
+from pipeline.artifacts.tables import read_images
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_path
+from pipeline.features.decode import load_rgb
+from pipeline.features.encoders import Encoder, load_encoder
+from pipeline.features.params import FeaturesParams
 
 
 @dataclass
@@ -51,30 +53,6 @@ class FeaturizeResult:
     dim: int
     seconds: float
     skipped: list[dict[str, str]] = field(default_factory=list)
-
-
-def load_rgb(path: str | os.PathLike) -> Image.Image:
-    """Decode an image file into an RGB PIL image.
-
-    EXIF orientation is applied; transparency (RGBA, LA, palette or greyscale with a transparent
-    colour) is composited on white; greyscale, 16-bit greyscale, CMYK, YCbCr etc. become RGB.
-
-    Raises
-    ------
-    Exception
-        Whatever Pillow raises for a missing, truncated or unreadable file.
-    """
-    with Image.open(path) as image:
-        image.load()
-        image = ImageOps.exif_transpose(image)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        image = Image.fromarray((np.asarray(image, dtype=np.float32) / 257).clip(0, 255).astype(np.uint8))
-    has_alpha = image.mode in ("RGBA", "LA", "RGBa", "La", "PA") or "transparency" in image.info
-    if has_alpha:
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
 
 
 class _EncodedBatches(Dataset):
@@ -172,62 +150,12 @@ def encode_batches(
     yield from loader
 
 
-class FeatureWriter:
-    """Append rows of features and their image ids to an open HDF5 file.
-
-    Creates the resizable, chunked datasets ``features`` (float32, n x dim) and ``image_ids``
-    (utf-8 strings); each :meth:`append` grows both by the rows given, so nothing is held in
-    memory beyond the batch being written.
-    """
-
-    def __init__(self, h5: h5py.File, dim: int, chunk_rows: int) -> None:
-        self.features = h5.create_dataset(
-            "features", shape=(0, dim), maxshape=(None, dim), dtype="f4", chunks=(chunk_rows, dim)
-        )
-        self.image_ids = h5.create_dataset(
-            "image_ids", shape=(0,), maxshape=(None,), dtype=h5py.string_dtype("utf-8"),
-            chunks=(chunk_rows,),
-        )
-        self.rows = 0
-
-    def append(self, image_ids: Sequence[str], features: np.ndarray) -> None:
-        """Write ``features`` (len(image_ids) x dim) after the rows already written."""
-        if len(image_ids) != len(features):
-            raise ValueError(f"{len(image_ids)} ids for {len(features)} feature rows")
-        end = self.rows + len(image_ids)
-        self.features.resize(end, axis=0)
-        self.image_ids.resize(end, axis=0)
-        self.features[self.rows:end] = features
-        self.image_ids[self.rows:end] = list(image_ids)
-        self.rows = end
-
-
-def read_images_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read images.csv and return its ``image_id`` and ``path`` columns (as strings).
-
-    Raises
-    ------
-    PipelineError
-        Missing file, missing columns, no rows, or duplicate image ids.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise PipelineError(f"{path}: images table not found; run the map_images stage first")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise PipelineError(f"{path}: not a readable CSV ({exc}); rerun map_images") from exc
-    missing = [c for c in ("image_id", "path") if c not in table.columns]
-    if missing:
-        raise PipelineError(f"{path}: column(s) {', '.join(missing)} missing; rerun map_images")
+def read_image_list(path: str | os.PathLike) -> pd.DataFrame:
+    """The images table (:func:`pipeline.artifacts.tables.read_images`), refused when it lists no image."""
+    table = read_images(path, ("image_id", "path"))
     if table.empty:
         raise PipelineError(f"{path}: no images listed; check the map_images params and sources")
-    duplicated = table["image_id"][table["image_id"].duplicated()]
-    if not duplicated.empty:
-        raise PipelineError(
-            f"{path}: image_id {duplicated.iloc[0]!r} is listed more than once; ids must be unique"
-        )
-    return table[["image_id", "path"]]
+    return table
 
 
 def featurize(
@@ -261,17 +189,14 @@ def featurize(
     PipelineError
         Bad table, unavailable encoder weights, or not a single image decoded.
     """
-    table = read_images_table(images_csv)
+    table = read_image_list(images_csv)
     torch.set_num_threads(params.threads or len(os.sched_getaffinity(0)))
     encoder = load_encoder(params.encoder, params.weights, params.seed)
     ids, paths = table["image_id"].tolist(), table["path"].tolist()
     skipped: list[dict[str, str]] = []
     start = time.perf_counter()
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
-        h5.attrs["encoder"] = encoder.name
-        h5.attrs["weights"] = encoder.weights
-        h5.attrs["preprocessing"] = encoder.preprocessing.to_json()
-        h5.attrs["dim"] = encoder.dim
+        write_attributes(h5, encoder.name, encoder.weights, encoder.preprocessing.to_json(), encoder.dim)
         writer = FeatureWriter(h5, encoder.dim, chunk_rows=params.batch_size)
         files = [str(Path(base_dir) / p) for p in paths]
         batches = encode_batches(encoder, files, params.batch_size, params.num_workers, params.threads)

@@ -8,19 +8,17 @@ generality bound allows.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 from nltk.corpus.reader.wordnet import WordNetCorpusReader
 from tqdm import tqdm
 
+from pipeline.artifacts.tables import IMAGE_COLUMNS, LINK_COLUMNS, UNMAPPED_COLUMNS, write_table
 from pipeline.core.errors import PipelineError
-from pipeline.core.files import atomic_path, write_text
+from pipeline.core.files import atomic_path
 from pipeline.images.params import MapImagesParams, SplitParams
 from pipeline.images.sources import Found
 from pipeline.images.wordnet import words_covering
@@ -148,17 +146,9 @@ def _metrics(mapping: Mapping, params: MapImagesParams) -> dict:
 # --------------------------------------------------------------------------- outputs
 
 
-def _csv(rows: Iterable[Iterable], header: list[str]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def write_outputs(mapping: Mapping, images_dir: str | Path, mapping_dir: str | Path) -> None:
-    """Write ``images_dir`` (packaged images' bytes) and ``images.csv``, ``links.csv``,
-    ``unmapped.csv`` in ``mapping_dir``, each atomically."""
+def write_outputs(mapping: Mapping, images_dir: str | Path, images_csv: str | Path, links_csv: str | Path,
+                  unmapped_csv: str | Path) -> None:
+    """Write ``images_dir`` (packaged images' bytes) and the three tables, each atomically."""
     with atomic_path(images_dir) as staged:
         staged.mkdir()
         for image in tqdm([f for f in mapping.images if f.load], desc="extract images", unit="img",
@@ -166,30 +156,8 @@ def write_outputs(mapping: Mapping, images_dir: str | Path, mapping_dir: str | P
             target = staged / image.image_id
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(image.load())
-    mapping_dir = Path(mapping_dir)
-    write_text(mapping_dir / "images.csv", _csv(
-        ((f.image_id, f.path, f.wnid, f.source, mapping.splits[f.image_id], f.label) for f in mapping.images),
-        ["image_id", "path", "wnid", "source", "split", "label"]))
-    write_text(mapping_dir / "links.csv", _csv(mapping.links, ["word", "image_id"]))
-    write_text(mapping_dir / "unmapped.csv", _csv(
-        ((f.image_id, f.path, f.source, f.label, f.reason) for f in mapping.unmapped),
-        ["image_id", "path", "source", "label", "reason"]))
-
-
-def read_vocabulary(path: str | Path) -> set[str]:
-    """Return the words of a gensim KeyedVectors file.
-
-    Raises
-    ------
-    PipelineError
-        If the file is missing or not a KeyedVectors file.
-    """
-    from gensim.models import KeyedVectors
-
-    path = Path(path)
-    if not path.is_file():
-        raise PipelineError(f"{path}: pretrained vectors not found; run the pretrain stage first")
-    try:
-        return set(KeyedVectors.load(str(path)).key_to_index)
-    except Exception as exc:  # gensim/pickle raise many types on a wrong file
-        raise PipelineError(f"{path}: not a gensim KeyedVectors file ({exc}); rerun the pretrain stage") from exc
+    write_table(images_csv, ((f.image_id, f.path, f.wnid, f.source, mapping.splits[f.image_id], f.label)
+                             for f in mapping.images), IMAGE_COLUMNS)
+    write_table(links_csv, mapping.links, LINK_COLUMNS)
+    write_table(unmapped_csv, ((f.image_id, f.path, f.source, f.label, f.reason) for f in mapping.unmapped),
+                UNMAPPED_COLUMNS)

@@ -104,13 +104,9 @@ class MapImagesParams:
     ----------
     seed : int
         Seed of the split.
-    cache_dir : str
-        Downloads and unpacked packages (not a DVC output).
     wordnet_dir : str or None
         A WordNet 3.0 dict directory or NLTK_DATA root; ``None`` finds one (see
         :func:`pipeline.images.wordnet.load_wordnet`).
-    wordnet_cache : str
-        Where an nltk-readable copy of the system's WordNet is built.
     max_synset_share : float
         Generality bound: a word covering more than this share of the distinct image synsets
         (and more than one) is not linked (``entity`` would cover them all).
@@ -121,9 +117,7 @@ class MapImagesParams:
     """
 
     seed: int = 0
-    cache_dir: str = "data/downloads"
     wordnet_dir: str | None = None
-    wordnet_cache: str = "data/downloads/nltk_data"
     max_synset_share: Annotated[float, Range(gt=0, le=1)] = 0.15
     max_synsets_per_word: Annotated[int, AT_LEAST_ONE] | None = None
     images: ImageSourceParams = field(default_factory=ImageSourceParams)

@@ -221,18 +221,19 @@ def _labelled(wn, image_id, source, path, name, description, folders, load) -> F
     return Found(image_id, source, path, f"n{synset.offset():08d}", phrase, "", load)
 
 
-def collect_images(params: MapImagesParams, wn: WordNetCorpusReader, images_dir: str) -> list[Found]:
-    """Find the images of the configured source, sorted by image id."""
+def collect_images(params: MapImagesParams, wn: WordNetCorpusReader, images_dir: str,
+                   downloads: str | Path) -> list[Found]:
+    """Find the images of the configured source (downloads kept in ``downloads``), sorted by image id."""
     source = params.images
     if source.source == "imagenet_dir":
         found = scan_imagenet_dir(source.path, wn)
     elif source.source == "tiny_imagenet":
-        found = scan_imagenet_dir(fetch_tiny_imagenet(source.url, source.sha256, params.cache_dir), wn,
+        found = scan_imagenet_dir(fetch_tiny_imagenet(source.url, source.sha256, downloads), wn,
                                   source="tiny_imagenet")
     else:
-        tux = extract_deb(source.tuxpaint, params.cache_dir) / "usr/share/tuxpaint/stamps"
+        tux = extract_deb(source.tuxpaint, downloads) / "usr/share/tuxpaint/stamps"
         found = scan_tuxpaint(tux, wn, images_dir, source.skip)
         if source.gcompris_bundles:
-            rcc = extract_deb(source.gcompris, params.cache_dir) / "usr/share/gcompris-qt/rcc"
+            rcc = extract_deb(source.gcompris, downloads) / "usr/share/gcompris-qt/rcc"
             found += scan_gcompris(rcc, source.gcompris_bundles, wn, images_dir, source.skip)
     return sorted(found, key=lambda f: f.image_id)

@@ -9,10 +9,7 @@ those (``words: own``) instead of the pretrained ones.
 
 from __future__ import annotations
 
-import io
-import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Literal, TypeVar
 
 import numpy as np
@@ -75,7 +72,7 @@ class TrainingInputs:
     data : GroundingData
         Features, splits and links.
     dropped : dict
-        ``dropped_images`` / ``dropped_links``: images without features, links outside the vocabulary.
+        ``dropped_images`` / ``dropped_links``: images without features, links to them.
     tokens : ndarray of int64
         The corpus as vocabulary indices (-1 out of vocabulary); empty for a model that reads no text.
     counts : ndarray of int64 (V,)
@@ -95,7 +92,8 @@ class Projection:
     """A trained image-to-word-space map: ``v = (prepare(f) - center) @ projection``.
 
     ``words`` names the word vectors it is scored against: ``pretrained`` (the pretrain stage's)
-    or ``own`` (the ``vectors.kv`` written beside it by a model that learns word vectors).
+    or ``own`` (the word vectors a model that learns them writes beside it). Its file is
+    :mod:`pipeline.artifacts.model_dir`'s.
     """
 
     projection: np.ndarray
@@ -107,43 +105,6 @@ class Projection:
         """Map CNN features (n, D) to word space (n, d), float32."""
         prepared = prepare_features(features, self.normalize_features, self.center)
         return (prepared @ self.projection).astype(np.float32, copy=False)
-
-    def save(self, path: str | Path) -> None:
-        """Write the npz; the same arrays give the same bytes (unlike ``np.savez``, no time is stored)."""
-        arrays = {
-            "projection": self.projection.astype(np.float32), "center": self.center.astype(np.float32),
-            "normalize_features": np.array(self.normalize_features), "words": np.array(self.words),
-        }
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
-            for name, array in arrays.items():
-                buffer = io.BytesIO()
-                np.lib.format.write_array(buffer, array, allow_pickle=False)
-                archive.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buffer.getvalue())
-
-    @classmethod
-    def load(cls, path: str | Path, feature_dim: int, word_dim: int) -> Projection:
-        """Read a model npz, checking its shapes against the features (D) and the word vectors (d)."""
-        if not Path(path).is_file():
-            raise PipelineError(f"{path}: file not found; run the train stage")
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                projection = np.asarray(npz["projection"], dtype=np.float32)
-                center = np.asarray(npz["center"], dtype=np.float32)
-                words = str(npz["words"])
-                normalize = bool(npz["normalize_features"])
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-            raise PipelineError(
-                f"{path}: not a model npz with 'projection', 'center', 'normalize_features' and 'words' ({exc}); "
-                "rerun train"
-            ) from exc
-        if words not in ("pretrained", "own"):
-            raise PipelineError(f"{path}: words={words!r}, expected 'pretrained' or 'own'; rerun train")
-        if projection.shape != (feature_dim, word_dim) or center.shape != (feature_dim,):
-            raise PipelineError(
-                f"{path}: projection {projection.shape} / center {center.shape} do not match the features "
-                f"({feature_dim}-d) and the word vectors ({word_dim}-d); rerun train on the current features and vectors"
-            )
-        return cls(projection, center, normalize, words)  # type: ignore[arg-type]
 
 
 @dataclass

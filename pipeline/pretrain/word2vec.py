@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gensim.models import KeyedVectors, Word2Vec
+from gensim.models import Word2Vec
 from gensim.models.callbacks import CallbackAny2Vec
 from tqdm import tqdm
 
@@ -37,19 +37,6 @@ class PretrainReport:
     def words_per_second(self) -> float:
         """Raw corpus words processed per second of training, over all epochs."""
         return self.raw_words_per_epoch * self.epochs / max(self.seconds, 1e-9)
-
-
-def save_reproducibly(obj: Word2Vec | KeyedVectors, path: str | Path) -> None:
-    """Save a gensim model or KeyedVectors so that equal vectors give byte-identical files.
-
-    gensim stores the date, platform and Python version of every event (the save itself included)
-    and a Word2Vec model's accumulated training seconds inside the file; both are cleared, since
-    DVC would otherwise see a new artifact on every run. Training time is in the stage's summary.
-    """
-    obj.lifecycle_events = None
-    if isinstance(obj, Word2Vec):
-        obj.total_train_time = 0.0
-    obj.save(str(path))
 
 
 def longest_line_words(corpus_file: str | Path) -> int:

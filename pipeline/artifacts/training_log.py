@@ -1,4 +1,4 @@
-"""Per-epoch training logs through dvclive, DVC's logger.
+"""Per-epoch training logs through dvclive, DVC's logger, and their reader.
 
 Each train stage logs to its own dvclive directory (``dvclive/<model>``): one TSV per metric under
 ``plots/metrics/`` (``step`` = epoch, no timestamps, so the same run writes the same bytes) and the
@@ -9,11 +9,13 @@ stopping restores its parameters), not the last one run.
 
 from __future__ import annotations
 
+import csv
 import math
 import os
+from pathlib import Path
 
-from dvclive import Live
-
+from pipeline.artifacts.layout import LIVE_PLOTS
+from pipeline.core.errors import PipelineError
 from pipeline.models.base import EpochLog
 
 LOGGED = ("loss", "active_share", "val_p1")
@@ -38,6 +40,8 @@ class TrainingLog:
     def __init__(self, directory: str | os.PathLike) -> None:
         # No dvc.yaml of dvclive's own (the project's declares the plots), no report, no `dvc exp save`:
         # the run is a stage of the pipeline.
+        from dvclive import Live  # here: the readers below need no dvclive (it imports for seconds)
+
         self.live = Live(os.fspath(directory), save_dvc_exp=False, dvcyaml=None, report=None)
 
     def __call__(self, entry: EpochLog) -> None:
@@ -50,3 +54,20 @@ class TrainingLog:
         """Write the summary of the kept epoch and close the run."""
         self.live.summary = {**logged_values(kept), "step": kept.epoch}
         self.live.end()
+
+
+def read_curve(live_dir: str | os.PathLike, metric: str) -> list[dict]:
+    """``epoch`` and ``metric`` of each epoch a train stage logged (``step`` is the epoch).
+
+    Every model logs ``val_p1`` (a missing one is an error); a model without a training loss (L2, a
+    closed form) logs no ``loss`` and gets no rows for it.
+    """
+    path = Path(live_dir) / LIVE_PLOTS / "metrics" / f"{metric}.tsv"
+    if metric != "val_p1" and not path.exists():
+        return []
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return [{"epoch": int(row["step"]), metric: row[metric]}
+                    for row in csv.DictReader(handle, delimiter="\t")]
+    except (OSError, KeyError, ValueError) as exc:
+        raise PipelineError(f"{path}: cannot read the training log ({exc}); rerun train") from exc
