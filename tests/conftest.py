@@ -63,7 +63,7 @@ TINY_NOUNS = {"dog": "n02084071", "cat": "n02121620", "horse": "n02374451", "zeb
 TINY_ANIMALS = ("dog", "cat", "horse", "zebra")
 TINY_MODELS = ("l2", "devise", "iesg", "contrastive", "joint")
 # The values IESGParams defaulted to before its defaults became params.yaml's (tuned) train.iesg, the paper's
-# (pipeline.models.iesg.PAPER_IESG) where the two differ, epochs aside: a test's train.iesg section written
+# (pipeline.models.params.PAPER_IESG) where the two differ, epochs aside: a test's train.iesg section written
 # against the old defaults spells them, so that it trains what it did.
 PAPER_IESG_KEYS = ("lam: 5.0, negatives: 1, context_vectors: input, lr: 0.01, patience: 0, init: normal, "
                    "normalize_features: false, center_features: false")

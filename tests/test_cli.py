@@ -153,7 +153,8 @@ def test_images_of_a_word(tiny_run, capsys):
     for t in result["top"]:
         assert t["path"] == images[t["image_id"]] and t["linked"] == (t["image_id"] == "tiny/dog3.png")
 
-    code, out, _ = run(capsys, "images", "animal", "--root", str(tiny_run), "--model", "iesg", "--score", "dot")
+    code, out, _ = run(capsys, "images", "animal", "--root", str(tiny_run), "--model", "iesg", "--score", "dot",
+                       "--retrieval", "plain")
     lines = out.splitlines()
     assert code == 0 and lines[0].startswith("'animal': top 5 of 32 images (all splits) by iesg, dot score; 16 images")
     assert lines[1].split() == ["rank", "image_id", "split", "score", "linked", "path"]
@@ -295,11 +296,13 @@ def test_the_defaults_are_the_best_model_by_the_headline_score_and_say_so(tiny_r
     best = max(val_p1, key=val_p1.get)
     chosen = f"{best} (best validation P@1 {val_p1[best]:.3f})"
     images = run_json(capsys, "images", "dog", "--root", str(tiny_run))
-    assert (images["model"], images["score"]) == (best, "cos")
+    # the best model, the headline score and evaluate.retrieval's word -> image default
+    assert (images["model"], images["score"], images["retrieval"]) == (best, "cos", "inverted_softmax")
     assert images == run_json(capsys, "images", "dog", "--root", str(tiny_run), "--model", best, "--score", "cos") | {
         "chosen": f"best validation P@1 {val_p1[best]:.3f}"}
     code, out, _ = run(capsys, "images", "dog", "--root", str(tiny_run))
-    assert code == 0 and out.startswith(f"'dog': top 5 of 32 images (all splits) by {chosen}, cos score; ")
+    assert code == 0 and out.startswith(
+        f"'dog': top 5 of 32 images (all splits) by {chosen}, cos score with inverted_softmax retrieval; ")
     words = run_json(capsys, "words", "tiny/dog3.png", "--root", str(tiny_run))
     assert list(words["top"]) == [best, "l2"] and words["score"] == "cos"  # and the reference model beside it
     code, out, _ = run(capsys, "words", "tiny/dog3.png", "--root", str(tiny_run))

@@ -12,6 +12,7 @@ from gensim.models import KeyedVectors
 from pipeline.models import devise, l2
 from pipeline.models.base import EpochLog, GroundingData, TrainingInputs, validation_p1
 from pipeline.artifacts.training_log import TrainingLog
+from pipeline.models.params import PAPER_IESG
 
 
 def toy_inputs(seed: int = 0) -> TrainingInputs:
@@ -51,7 +52,7 @@ def test_iesg_active_share_is_the_share_of_all_the_epochs_hinges():
     rng = np.random.default_rng(1)
     tokens = rng.integers(0, 6, 16).astype(np.int64)
     counts = np.bincount(tokens, minlength=6).astype(np.int64) + 1
-    params = replace(iesg.PAPER_IESG, margin=1e6, negatives=2, window=1, sample=0, batch_size=4, epochs=2, init="normal")
+    params = replace(PAPER_IESG, margin=1e6, negatives=2, window=1, sample=0, batch_size=4, epochs=2, init="normal")
     trained = iesg.fit(inputs.data, tokens, counts, inputs.vectors.vectors, inputs.vectors.vectors, params, seed=0)
     assert [row.epoch for row in trained.log] == [1, 2]
     assert [row.active_share for row in trained.log] == [1.0, 1.0]

@@ -76,6 +76,11 @@ class Run:
         """The score the run's headline metrics use (``evaluate.headline_score``): the default of queries."""
         return run_files.read_evaluate_params(self.paths).headline_score
 
+    def default_retrieval(self, direction: str) -> str:
+        """How the run's evaluation ranks full retrievals in ``direction`` (``evaluate.retrieval``:
+        ``word_to_image`` or ``image_to_word``), the CLI's default."""
+        return getattr(run_files.read_evaluate_params(self.paths).retrieval, direction)
+
     @cached_property
     def reference_model(self) -> str:
         """The baseline the evaluation compares every model with (``evaluate.reference_model``)."""

@@ -65,8 +65,10 @@ def add_scoring(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--score", choices=SCORES, default=None,
                         help="dot: the paper's energy E; cos: cosine (default: evaluate.headline_score of the "
                              "params file, cos unless set)")
-    parser.add_argument("--retrieval", choices=RETRIEVALS, default=RETRIEVALS[0],
-                        help=f"how candidates are ranked (default {RETRIEVALS[0]}: by the score)")
+    parser.add_argument("--retrieval", choices=RETRIEVALS, default=None,
+                        help=f"how candidates are ranked: {RETRIEVALS[0]} (by the score) or a hubness correction "
+                             "(default: evaluate.retrieval of the params file, for word -> image inverted_softmax "
+                             "unless set)")
 
 
 def retrieval_note(retrieval: str) -> str:

@@ -22,8 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Top-k mapped images (of one split or all) for a word or phrase by one model."""
-    model = run_of(args).model(args.model, args.score)
-    return asdict(model.images_for_word(args.word, args.top, args.split, retrieval=args.retrieval))
+    run_ = run_of(args)
+    model = run_.model(args.model, args.score)
+    retrieval = args.retrieval or run_.default_retrieval("word_to_image")
+    return asdict(model.images_for_word(args.word, args.top, args.split, retrieval=retrieval))
 
 
 def text(result: dict[str, Any]) -> str:

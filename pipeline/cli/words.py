@@ -29,7 +29,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for name in names:
         model = run_.model(name, args.score)
         models.setdefault(model.name, model)
-    results = [model.words_for_image(args.image, args.top, retrieval=args.retrieval) for model in models.values()]
+    retrieval = args.retrieval or run_.default_retrieval("image_to_word")
+    results = [model.words_for_image(args.image, args.top, retrieval=retrieval) for model in models.values()]
     first = results[0]
     return {"query": asdict(first.query), "score": first.score, "retrieval": first.retrieval,
             "candidates": first.candidates, "chosen": {r.model: r.chosen for r in results},
