@@ -29,13 +29,13 @@ SPLITS = ("all", "train", "val", "test")
 
 
 def retrieval_scores(query: np.ndarray, items: np.ndarray, query_space: np.ndarray, score: str,
-                     retrieval: str) -> np.ndarray:
+                     retrieval: str, settings: EvaluateParams) -> np.ndarray:
     """The score of each item row for one query vector, by ``retrieval`` (:mod:`pipeline.evaluation.retrieval`).
 
     ``query_space`` holds every vector of the query's kind (all mapped words for a word query, all images
     for an image query): a hubness correction (``csls``, ``inverted_softmax``) ranks an item by how close it
-    is to the query compared with how close it is to queries in general, with evaluate's default ``k`` and
-    temperature. ``plain`` scores by ``score`` alone and leaves it unused.
+    is to the query compared with how close it is to queries in general, with the run's
+    ``evaluate.retrieval_k`` and ``retrieval_temperature`` (``settings``). ``plain`` scores by ``score`` alone and leaves it unused.
     """
     if retrieval not in RETRIEVALS:
         raise PipelineError(f"retrieval {retrieval!r}: unknown; known: {', '.join(RETRIEVALS)}")
@@ -44,8 +44,7 @@ def retrieval_scores(query: np.ndarray, items: np.ndarray, query_space: np.ndarr
     if retrieval == "plain":
         return plain
     population, _ = energy_rows(query_space, items, score)
-    defaults = EvaluateParams()
-    return corrected_scores(plain[None], retrieval, k=defaults.retrieval_k, temperature=defaults.retrieval_temperature,
+    return corrected_scores(plain[None], retrieval, k=settings.retrieval_k, temperature=settings.retrieval_temperature,
                             population=population @ rows.T)[0]
 
 
@@ -131,7 +130,8 @@ class GroundedModel:
         data, matcher = self.run.data, self._matcher
         words, query = self._query_vector(word, self.keyed_vectors, self._vectors_file())
         rows = np.array([i for i, s in enumerate(data.splits) if split in ("all", s)], dtype=np.int64)
-        scores = retrieval_scores(query, self._projected_images[rows], matcher.word_vectors, score, retrieval)
+        scores = retrieval_scores(query, self._projected_images[rows], matcher.word_vectors, score, retrieval,
+                                  self.run.evaluate_params)
         mapped = {w: i for i, w in enumerate(data.words)}
         linked = {int(image) for w in words if w in mapped for image in data.word_images[mapped[w]]}
         top = [ImageHit(rank + 1, data.image_ids[rows[i]], data.splits[rows[i]], float(scores[i]),
@@ -152,7 +152,7 @@ class GroundedModel:
         query, feature = self.run.image(image)
         data, matcher = self.run.data, self._matcher
         scores = retrieval_scores(matcher.projection.project(feature[None])[0], matcher.word_vectors,
-                                  self._projected_images, score, retrieval)
+                                  self._projected_images, score, retrieval, self.run.evaluate_params)
         linked = set(query.linked_words)
         top = [WordHit(rank + 1, data.words[w], float(scores[w]), data.words[w] in linked)
                for rank, w in enumerate(top_indices(scores, k))]

@@ -20,6 +20,7 @@ from pipeline.api import run_files
 from pipeline.api.results import ImageQuery
 from pipeline.core.errors import PipelineError
 from pipeline.evaluation.model_choice import BEST, best_model
+from pipeline.evaluation.params import EvaluateParams
 from pipeline.evaluation.protocol import MatchingData
 
 if TYPE_CHECKING:
@@ -72,19 +73,24 @@ class Run:
         return {name: run_files.read_val_p1(self.paths, name) for name in self.trained_models}
 
     @cached_property
+    def evaluate_params(self) -> EvaluateParams:
+        """The run's ``evaluate`` section, read once: the defaults of queries come from it."""
+        return run_files.read_evaluate_params(self.paths)
+
+    @property
     def headline_score(self) -> str:
         """The score the run's headline metrics use (``evaluate.headline_score``): the default of queries."""
-        return run_files.read_evaluate_params(self.paths).headline_score
+        return self.evaluate_params.headline_score
 
     def default_retrieval(self, direction: str) -> str:
         """How the run's evaluation ranks full retrievals in ``direction`` (``evaluate.retrieval``:
         ``word_to_image`` or ``image_to_word``), the CLI's default."""
-        return getattr(run_files.read_evaluate_params(self.paths).retrieval, direction)
+        return getattr(self.evaluate_params.retrieval, direction)
 
-    @cached_property
+    @property
     def reference_model(self) -> str:
         """The baseline the evaluation compares every model with (``evaluate.reference_model``)."""
-        return run_files.read_evaluate_params(self.paths).reference_model
+        return self.evaluate_params.reference_model
 
     @cached_property
     def pretrained(self) -> KeyedVectors:
