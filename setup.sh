@@ -40,7 +40,7 @@ Done. Outputs:
   data/mapping/*.csv, data/images word <-> image mapping      results/mapping.json
   data/features/features.h5       CNN features                results/features.json
   data/models/<model>/            one per train.models        dvclive/<model>/ (per-epoch log)
-  data/report/index.html          evaluation report           metrics/evaluate.json (headline), results/evaluate.json
+  data/report/index.html          evaluation report           metrics/<model>.json (headline), results/evaluate.json
   data/explorer/index.html        explorer: type a word or phrase, see its top images (opens from file://)
 Compare runs: iesg compare (experiments x models in 120 columns), dvc params diff, dvc metrics diff,
 dvc exp show --only-changed, dvc plots show (dvc_plots/index.html, offline).

@@ -52,29 +52,26 @@ def write_plots(out_dir: Path, frequency: dict, shares: dict, curves: dict[str, 
                                               for rows in by_model.values())])
 
 
-HEADLINE_BENCHMARKS = {"ws353_similarity": "ws353_sim", "ws353_relatedness": "ws353_rel", "simlex999": "simlex",
-                       "men": "men"}
-
-
-def headline(metrics: dict, params: EvaluateParams) -> dict:
-    """The few numbers compared across experiments: test P@1 of each model both ways (``headline_score``),
-    validation P@1 of each model, the main word-similarity scores of the ``headline_spaces``, and each model's
-    word -> image full-ranking R@1 and top-1 hub share by the default ``retrieval``."""
-    from pipeline.evaluation.hubness import headline_retrieval
-    from pipeline.evaluation.protocol import DIRECTIONS
+def headline(metrics: dict, params: EvaluateParams) -> dict[str, dict[str, float]]:
+    """The few numbers compared across experiments, one file each (:mod:`pipeline.artifacts.headline`): per
+    model its test P@1 both ways (``headline_score``), validation P@1, and word -> image full-ranking R@1 and top-1
+    hub share by the default ``retrieval``; the main word-similarity scores of each of the ``headline_spaces``."""
+    from pipeline.artifacts.headline import MATCHING_KEYS, RETRIEVAL_KEYS, SIMILARITY_KEYS, VALIDATION_KEY
 
     score = params.headline_score
-    return {
-        "test_p1": {direction: {model: metrics["matching"][model][direction][score]["p1"]
-                                for model in metrics["val_p1"]}
-                    for direction in DIRECTIONS},
-        "val_p1": metrics["val_p1"],
-        "similarity": {space: {short: metrics["similarity"][space][name]["spearman"]
-                               for name, short in HEADLINE_BENCHMARKS.items()}
-                       for space in params.headline_spaces if space in metrics["similarity"]},
-        "retrieval": headline_retrieval(metrics["retrieval"]["models"], list(metrics["val_p1"]), score,
-                                        params.retrieval.word_to_image),
-    }
+    files: dict[str, dict[str, float]] = {}
+    for model, validation in metrics["val_p1"].items():
+        retrieved = metrics["retrieval"]["models"][model][score][params.retrieval.word_to_image]["word_to_image"]
+        files[model] = {
+            **{key: metrics["matching"][model][direction][score]["p1"] for direction, key in MATCHING_KEYS.items()},
+            VALIDATION_KEY: validation,
+            RETRIEVAL_KEYS["r1"]: retrieved["r1"], RETRIEVAL_KEYS["hub_share"]: retrieved["hub"]["share"],
+        }
+    for space in params.headline_spaces:
+        if space in metrics["similarity"]:
+            files.setdefault(space, {}).update(
+                {short: metrics["similarity"][space][name]["spearman"] for name, short in SIMILARITY_KEYS.items()})
+    return files
 
 
 def retrieval_summary(metrics: dict, params: EvaluateParams) -> str:
@@ -113,6 +110,7 @@ def main() -> None:
 
     import numpy as np
 
+    from pipeline.artifacts.headline import write_headline
     from pipeline.artifacts.model_dir import read_train_summary
     from pipeline.artifacts.training_log import read_curve
     from pipeline.evaluation.analysis import classify_errors, error_shares, examples, p1_by_frequency
@@ -123,6 +121,7 @@ def main() -> None:
         DIRECTIONS, draw_candidates, evaluate_matching, image_pool, load_trained_models, random_matcher,
     )
     from pipeline.evaluation.report import write_report
+    from pipeline.evaluation.summary import summary
     from pipeline.evaluation.similarity import PAIR_BENCHMARKS, evaluate_vectors, pair_scores
     from pipeline.evaluation.statistics import add_matching_intervals, add_similarity_intervals
     from pipeline.images.wordnet import load_wordnet
@@ -195,10 +194,11 @@ def main() -> None:
     write_plots(Path(args.plots), frequency, shares,
                 {metric: {name: read_curve(Path(args.train_logs) / name, metric) for name in names}
                  for metric in CURVES})
+    opening = summary(metrics, analysis_model, analysed_as, params.analysis_score, params.retrieval.word_to_image)
     write_report(args.report, metrics, frequency, errors, shown, params.ks, caption, params.thumbnail_px,
-                 plots=read_plot_specs(args.dvc_yaml) if args.dvc_yaml else [])
+                 plots=read_plot_specs(args.dvc_yaml) if args.dvc_yaml else [], summary=opening)
     write_json(args.details, metrics)
-    write_json(args.metrics, headline(metrics, params))
+    write_headline(args.metrics, headline(metrics, params))
 
     i2w, w2i = (matching[analysis_model][d][params.analysis_score] for d in DIRECTIONS)
     analysed = analysis_model if analysis_model in spaces else "pretrained"

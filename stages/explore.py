@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from pipeline.artifacts.layout import PARAMS, path
 from pipeline.core.errors import run_stage
@@ -30,9 +31,14 @@ def main() -> None:
     names, default_model = params.shown_models(load_train_config(args.params).models)
 
     # Imported once the params are valid: gensim takes seconds to import.
+    from pipeline.artifacts.model_dir import read_train_summary
+    from pipeline.evaluation.model_choice import chosen_by, model_label, resolve_model
     from pipeline.evaluation.protocol import load_trained_models
     from pipeline.explorer.build import folder_size, model_view, page_vocabulary, write_explorer
 
+    val_p1 = {name: read_train_summary(Path(args.models) / name)["val_p1"] for name in names}
+    requested, default_model = default_model, resolve_model(default_model, val_p1)
+    opens_with = model_label(default_model, chosen_by(requested, default_model, val_p1))
     loaded = load_trained_models(args.images, args.links, args.features, args.vectors, args.models, names)
     data, pretrained = loaded.data, loaded.pretrained
     rows = page_vocabulary(pretrained, data.words, params.vocabulary_size)
@@ -46,7 +52,7 @@ def main() -> None:
         views[name] = model_view(matcher, space, data.features, mapped_rows, params.top_words)
     index = write_explorer(args.out, data, vocabulary, spaces, views, params, default_model, args.image_root)
     print(f"explore: {index} with {len(names)} models ({', '.join(names)}), {len(data.image_ids):,} images, "
-          f"{len(vocabulary):,} words ({len(data.words):,} mapped); {folder_size(args.out) / 1e6:.1f} MB in "
+          f"opens with {opens_with}, {len(vocabulary):,} words ({len(data.words):,} mapped); {folder_size(args.out) / 1e6:.1f} MB in "
           f"{time.perf_counter() - started:.1f} s")
 
 

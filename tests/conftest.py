@@ -19,7 +19,7 @@ from pipeline.artifacts.layout import ARTIFACTS, DVC_YAML, PARAMS, PROJECTION_FI
 from pipeline.artifacts.model_dir import learnt_vectors_path, projection_shape, read_projection
 from pipeline.artifacts.tables import IMAGE_COLUMNS, LINK_COLUMNS, UNMAPPED_COLUMNS, write_table
 from pipeline.artifacts.vectors import read_vectors, write_word2vec
-from pipeline.artifacts.grounding import join_grounding
+from pipeline.artifacts.grounding import join_grounding, read_grounding
 from pipeline.evaluation.protocol import matching_data
 
 REPO = str(Path(__file__).resolve().parents[1])
@@ -29,6 +29,12 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, os.environ.get("PYT
 def at(root: Path, name: str, model: str | None = None) -> Path:
     """Artifact ``name`` of the run at ``root`` (the path dvc.yaml gives it)."""
     return ARTIFACTS[name].at(root, model)
+
+
+def tiny_data(root: Path):
+    """The evaluation's index of the run at ``root``, read from its artifacts as evaluate reads them."""
+    vectors = read_vectors(at(root, "vectors"))
+    return matching_data(read_grounding(at(root, "images"), at(root, "links"), at(root, "features"), vectors), vectors)
 
 
 def joined(images, links, feature_ids: list[str], features: np.ndarray, vocabulary: KeyedVectors):

@@ -22,6 +22,7 @@ from pipeline.artifacts import layout, tables
 from pipeline.artifacts.features import read_encoder
 from pipeline.artifacts.grounding import read_grounding
 from pipeline.artifacts.layout import Artifact
+from pipeline.artifacts import headline
 from pipeline.artifacts.model_dir import learnt_vectors_path, read_train_summary, read_trained
 from pipeline.artifacts.vectors import read_vectors
 from pipeline.core.errors import PipelineError
@@ -195,15 +196,9 @@ def resolved_image_files(paths: RunPaths, image_paths: list[str]) -> dict[Path, 
 
 # ----------------------------------------------------------------------------- headline metrics, experiments
 
-def read_headline(paths: RunPaths) -> dict[str, Any]:
-    """The workspace's headline metrics (``metrics/evaluate.json``)."""
-    try:
-        return json.loads(paths.headline.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PipelineError(f"{paths.headline}: cannot read the headline metrics ({exc.strerror}); "
-                            "run: dvc repro evaluate") from exc
-    except ValueError as exc:
-        raise PipelineError(f"{paths.headline}: not JSON ({exc}); run: dvc repro evaluate") from exc
+def read_headline(paths: RunPaths) -> dict[str, dict[str, float]]:
+    """The workspace's headline metrics: file name (a model, or ``pretrained``) -> its numbers."""
+    return headline.read_headline(paths.headline)
 
 
 def read_experiments(paths: RunPaths, revisions: int, all_commits: bool) -> list[dict[str, Any]]:

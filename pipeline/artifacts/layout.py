@@ -1,7 +1,7 @@
 """Where every artifact of the pipeline lives, relative to a run root, and which stage reads and writes it.
 
 This is the only place in Python that spells an artifact's path; ``dvc.yaml`` spells each once in its
-``vars`` (``paths``), and ``tests/test_artifacts.py`` checks that both agree and that every stage's deps
+``vars`` (``paths``), and ``tests/artifacts/test_artifacts.py`` checks that both agree and that every stage's deps
 and outs are the artifacts declared here. Stage scripts get every path on the command line from
 ``dvc.yaml``; their argparse defaults are these. A per-model path holds ``{model}``.
 """
@@ -75,7 +75,7 @@ _ARTIFACTS = (
     Artifact("report", "data/report", "HTML report directory (evaluate)"),
     Artifact("plots", "plots/evaluate", "plot CSVs for dvc plots (evaluate)"),
     Artifact("metrics", "results/evaluate.json", "every evaluation number (evaluate)"),
-    Artifact("headline", "metrics/evaluate.json", "headline metrics for dvc metrics (evaluate)"),
+    Artifact("headline", "metrics", "headline metrics for dvc metrics, one file per model (evaluate)"),
     Artifact("explorer", "data/explorer", "the explorer page directory (explore)"),
 )
 ARTIFACTS: dict[str, Artifact] = {artifact.name: artifact for artifact in _ARTIFACTS}

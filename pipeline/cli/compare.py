@@ -1,7 +1,7 @@
 """``iesg compare``: experiments as rows, each model's headline test P@1 both ways as columns, in 120 columns.
 
 The rows are what ``dvc exp show`` lists (the workspace, the last commits, their experiments), or the
-workspace alone with ``--workspace`` (read from ``metrics/evaluate.json``, no DVC call).
+workspace alone with ``--workspace`` (read from the headline metrics, ``metrics/``, no DVC call).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 from pipeline.api import run_files
 from pipeline.api.run_files import RunPaths
+from pipeline.artifacts.headline import matching_p1, validation_p1
 from pipeline.cli.common import Command, artifact_flags, positive_int
 from pipeline.cli.format import MARK, format_table
 from pipeline.evaluation.model_choice import best_model
@@ -39,37 +40,39 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         score = run_files.read_evaluate_params(paths).headline_score
         return {"source": str(paths.headline),
                 "rows": [row("workspace", "workspace", metrics, score, run_files.read_trained_names(paths))]}
-    metrics_key = Path(os.path.relpath(paths.headline, paths.root)).as_posix()  # as dvc.yaml names the file
+    metrics_dir = Path(os.path.relpath(paths.headline, paths.root)).as_posix()  # as dvc.yaml names it
     rows = []
     for state in run_files.read_experiments(paths, args.num, args.all_commits):
         rev = state["rev"]
-        rows.append(state_row(rev if rev == "workspace" else state.get("name") or rev[:7], state, metrics_key))
+        rows.append(state_row(rev if rev == "workspace" else state.get("name") or rev[:7], state, metrics_dir))
         for experiment in state.get("experiments") or []:
             final = experiment["revs"][0]  # the experiment's last state (earlier ones are its checkpoints)
             name = experiment.get("name") or final.get("name") or final["rev"][:7]
-            rows.append(state_row(f"  {name} ({final['rev'][:7]})", final, metrics_key))
+            rows.append(state_row(f"  {name} ({final['rev'][:7]})", final, metrics_dir))
     return {"source": "dvc exp show", "rows": rows}
 
 
-def state_row(label: str, state: dict[str, Any], metrics_key: str) -> dict[str, Any]:
-    """The row of one entry of ``dvc exp show --json`` (its metrics file and its headline score)."""
+def state_row(label: str, state: dict[str, Any], metrics_dir: str) -> dict[str, Any]:
+    """The row of one entry of ``dvc exp show --json`` (the files of its headline directory, its headline score)."""
     data = state.get("data") or {}
-    metrics = ((data.get("metrics") or {}).get(metrics_key) or {}).get("data")
+    metrics = {Path(key).stem: (entry or {}).get("data") or {} for key, entry in (data.get("metrics") or {}).items()
+               if Path(key).parent.as_posix() == metrics_dir}
     params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
     score = (params.get("evaluate") or {}).get("headline_score", EvaluateParams.headline_score)
     return row(label, state["rev"], metrics, score, (params.get("train") or {}).get("models") or [])
 
 
-def row(label: str, rev: str, metrics: dict[str, Any] | None, score: str, trained: list[str]) -> dict[str, Any]:
-    """An experiment's headline numbers (``None``: it has no readable metrics, e.g. a failed experiment), its
-    models in ``train.models``' order (the metrics file sorts them by name)."""
-    if not metrics or "test_p1" not in metrics:
+def row(label: str, rev: str, files: dict[str, dict[str, Any]], score: str, trained: list[str]) -> dict[str, Any]:
+    """An experiment's headline numbers from its headline files (none: it has no readable metrics, e.g. a failed
+    experiment), its models in ``train.models``' order (the files come sorted by name)."""
+    test_p1 = matching_p1(files)
+    scored = list(test_p1[DIRECTIONS[0]])
+    if not scored:
         return {"experiment": label, "rev": rev, "score": score, "models": [], "test_p1": None, "val_p1": None,
                 "best": None}
-    scored = list(metrics["test_p1"].get(DIRECTIONS[0], {}))
     models = [m for m in trained if m in scored] + [m for m in scored if m not in trained]
-    val_p1 = {m: metrics["val_p1"][m] for m in models if m in (metrics.get("val_p1") or {})}
-    return {"experiment": label, "rev": rev, "score": score, "models": models, "test_p1": metrics["test_p1"],
+    val_p1 = {m: value for m, value in validation_p1(files).items() if m in models}
+    return {"experiment": label, "rev": rev, "score": score, "models": models, "test_p1": test_p1,
             "val_p1": val_p1, "best": best_model(val_p1) if val_p1 else None}
 
 

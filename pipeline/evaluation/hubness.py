@@ -203,11 +203,3 @@ def evaluate_retrieval(data: MatchingData, matchers: dict[str, Matcher], sets: d
             entry.update(pk)
             results.setdefault(model, {}).setdefault(score, {}).setdefault(retrieval, {})[direction] = entry
     return results
-
-
-def headline_retrieval(results: dict, models: list[str], score: str, retrieval: str) -> dict:
-    """The few numbers of ``dvc metrics``: per model of ``models``, the word -> image share of the top-1 hub
-    and R@1."""
-    word_to_image = {model: results[model][score][retrieval]["word_to_image"] for model in models}
-    return {"hub_share": {model: entry["hub"]["share"] for model, entry in word_to_image.items()},
-            "r1": {model: entry["r1"] for model, entry in word_to_image.items()}}

@@ -1,7 +1,7 @@
 """Which trained model a user sees by default: the one with the best validation P@1.
 
 "Best" is read from each model's ``train.json`` (``val_p1``: the full-ranking validation P@1 of the epoch
-the train stage kept, the number ``metrics/evaluate.json`` reports as ``val_p1.<model>``). The evaluate
+the train stage kept, the number ``metrics/<model>.json`` reports as ``val_p1``). The evaluate
 stage (``evaluate.analysis_model: best``), the Python API and the ``iesg`` commands all resolve the name
 ``best`` with :func:`resolve_model`, so they agree on one model.
 """

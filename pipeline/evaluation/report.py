@@ -233,12 +233,14 @@ def render_page(
     caption: str,
     base_dir: str | os.PathLike = ".",
     plots: Sequence[PlotSpec] = (),
+    summary: Sequence[str] = (),
 ) -> str:
     """The text of ``index.html``; parameters as for :func:`write_report`."""
     # plot_svg's SVG is our own markup and escapes every text it draws (titles, labels, legend names),
     # so it is the one piece of HTML the template takes as it is.
     drawn = [(plot.title, Markup(plot_svg(plot, base_dir))) for plot in plots]
     return TEMPLATES.get_template("report.html.j2").render(
+        summary=list(summary),
         image_pool=str(metrics["data"].get("image_pool", "all")),
         matching=matching_table(metrics["matching"], ks),
         retrieval=retrieval_table(metrics["retrieval"], ks) if "retrieval" in metrics else None,
@@ -264,6 +266,7 @@ def write_report(
     thumbnail_px: int,
     base_dir: str | os.PathLike = ".",
     plots: Sequence[PlotSpec] = (),
+    summary: Sequence[str] = (),
 ) -> Path:
     """Write ``out_dir`` (atomically, replacing it): index.html, thumbs/, and the page's data as
     examples.json, errors.json and report.json (metrics, frequency, ks, caption, thumbnail_px).
@@ -287,6 +290,8 @@ def write_report(
         Root that relative image paths and the plots' data files start from.
     plots : sequence of PlotSpec
         DVC plots to draw (:func:`pipeline.evaluation.plots.read_plot_specs` of dvc.yaml); none: no section.
+    summary : sequence of str
+        The opening sentences (:func:`pipeline.evaluation.summary.summary`); none: no summary.
 
     Returns
     -------
@@ -302,9 +307,9 @@ def write_report(
         (staged / "examples.json").write_text(json.dumps(examples, indent=2, sort_keys=True) + "\n")
         (staged / "errors.json").write_text(json.dumps(errors, indent=2) + "\n")
         page_data = {"metrics": metrics, "frequency": frequency, "ks": ks, "caption": caption,
-                     "thumbnail_px": thumbnail_px}
+                     "thumbnail_px": thumbnail_px, "summary": list(summary)}
         (staged / "report.json").write_text(json.dumps(page_data, indent=2) + "\n")
-        page = render_page(metrics, frequency, errors, examples, ks, caption, base_dir, plots)
+        page = render_page(metrics, frequency, errors, examples, ks, caption, base_dir, plots, summary)
         (staged / "index.html").write_text(page, encoding="utf-8")
     return out / "index.html"
 
@@ -347,4 +352,4 @@ def rebuild_report(
             ) from exc
     page = data["report"]
     return write_report(out_dir, page["metrics"], page["frequency"], data["errors"], data["examples"], page["ks"],
-                        page["caption"], page["thumbnail_px"], base_dir, plots)
+                        page["caption"], page["thumbnail_px"], base_dir, plots, page.get("summary", []))

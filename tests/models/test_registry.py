@@ -12,7 +12,7 @@ import pytest
 from pipeline.core.errors import PipelineError
 from pipeline.models.registry import REGISTRY, get_model, load_train_config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def write_params(tmp_path: Path, train: str) -> Path:

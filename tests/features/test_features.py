@@ -24,8 +24,8 @@ from pipeline.features.decode import load_rgb
 from pipeline.features.featurize import featurize
 from pipeline.features.params import FeaturesParams
 
-REPO = Path(__file__).resolve().parents[1]
-TEST_DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).resolve().parents[2]
+TEST_DATA = Path(__file__).parents[1] / "data"
 # The default encoder's features of tests/data/tuxpaint_zebra.png (tests/data/README.md), and how close a rerun
 # must come: a change of preprocessing or weights moves them by far more, a different CPU's float rounding by less.
 ZEBRA_REFERENCE = TEST_DATA / "tuxpaint_zebra_efficientnet_lite0.npy"

@@ -16,7 +16,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.artifacts.vectors import save_reproducibly
 from pipeline.pretrain.word2vec import PretrainParams, train_word2vec
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def write_corpus(path: Path, lines: int, words_per_line: int, seed: int = 0) -> int:

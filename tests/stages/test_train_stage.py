@@ -23,7 +23,7 @@ from pipeline.models import devise, iesg, l2
 from pipeline.models.base import Projection, unit_rows, validation_p1
 from pipeline.models.registry import load_train_config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NOUNS = [f"noun{i}" for i in range(8)]
 MODELS = ("l2", "devise", "iesg")
 

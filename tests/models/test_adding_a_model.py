@@ -17,7 +17,7 @@ from conftest import at
 from pipeline.models import registry
 from pipeline.models.registry import ModelSpec
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def readme_example() -> tuple[str, str, str]:

@@ -25,7 +25,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.files import download
 from pipeline.core.params import load_section
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 STAGE = REPO / "stages" / "fetch_corpus.py"
 
 WIKI_XML = """<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.3/" version="0.3">

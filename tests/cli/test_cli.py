@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY_ANIMALS, at, load_grounded_vectors, load_model_file, project
+from pipeline.artifacts.headline import matching_p1, read_headline, validation_p1, write_headline
 from pipeline.artifacts.features import read_features
 from pipeline.artifacts.layout import ARTIFACTS, VECTORS_FILE
 from pipeline.artifacts.model_dir import read_train_summary
@@ -23,7 +24,7 @@ from pipeline.cli.app import main
 from pipeline.cli.format import format_table
 from pipeline.images.wordnet import SYSTEM_WORDNET
 
-TEST_DATA = Path(__file__).parent / "data"
+TEST_DATA = Path(__file__).parents[1] / "data"
 
 
 def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
@@ -324,16 +325,17 @@ def test_close_matches_come_from_the_vocabulary_the_message_names(tiny_run, caps
 
 
 def test_compare_the_workspace_fits_120_columns(tiny_run, capsys):
-    headline = json.loads(at(tiny_run, "headline").read_text())
+    headline = read_headline(at(tiny_run, "headline"))
+    test_p1, val_p1 = matching_p1(headline), validation_p1(headline)
     result = run_json(capsys, "compare", "--workspace", "--root", str(tiny_run))
     (row,) = result["rows"]
-    assert row["experiment"] == "workspace" and row["score"] == "cos" and row["test_p1"] == headline["test_p1"]
-    assert row["best"] == max(headline["val_p1"], key=headline["val_p1"].get)
+    assert row["experiment"] == "workspace" and row["score"] == "cos" and row["test_p1"] == test_p1
+    assert row["best"] == max(val_p1, key=val_p1.get)
     code, out, _ = run(capsys, "compare", "--workspace", "--root", str(tiny_run))
     lines = out.splitlines()
     assert code == 0 and all(len(line) <= 120 for line in lines)
     assert lines[2].split() == ["experiment", "score", "l2", "devise", "iesg", "contrastive", "joint"]
-    i2w, w2i = headline["test_p1"]["image_to_word"]["iesg"], headline["test_p1"]["word_to_image"]["iesg"]
+    i2w, w2i = headline["iesg"]["i2w_p1"], headline["iesg"]["w2i_p1"]
     assert lines[4].split()[:2] == ["workspace", "cos"] and f"{i2w:.3f} {w2i:.3f}" in lines[4]
 
 
@@ -347,19 +349,18 @@ def test_compare_lists_commits_and_the_workspace_from_dvc(tmp_path, capsys):
             "model_nine"]  # wider than 120 columns in one table
 
     def metrics(shift: float) -> dict:
-        return {"test_p1": {d: {m: round(0.1 * i + shift, 4) for i, m in enumerate(nine)}
-                            for d in ("image_to_word", "word_to_image")},
-                "val_p1": {m: 0.5 for m in nine} | {"contrastive": 0.6}}
+        return {m: {"i2w_p1": round(0.1 * i + shift, 4), "w2i_p1": round(0.1 * i + shift, 4),
+                    "val_p1": 0.6 if m == "contrastive" else 0.5} for i, m in enumerate(nine)} | {
+                "pretrained": {"ws353_sim": 0.7}}
 
-    (tmp_path / "metrics").mkdir()
-    at(tmp_path, "headline").write_text(json.dumps(metrics(0.0), sort_keys=True))  # as evaluate writes it
+    write_headline(at(tmp_path, "headline"), metrics(0.0))  # as evaluate writes it
     (tmp_path / "params.yaml").write_text(f"train: {{models: [{', '.join(nine)}]}}\nevaluate: {{headline_score: dot}}\n")
-    (tmp_path / "dvc.yaml").write_text("metrics:\n  - metrics/evaluate.json\n")
+    (tmp_path / "dvc.yaml").write_text("metrics:\n  - metrics\n")
     _git(tmp_path, "init", "-q", "-b", "trunk")
     subprocess.run(["dvc", "init", "-q"], cwd=tmp_path, check=True, env={**os.environ, "DVC_NO_ANALYTICS": "1"})
     _git(tmp_path, "add", "-A")
     _git(tmp_path, "commit", "-q", "-m", "first")
-    at(tmp_path, "headline").write_text(json.dumps(metrics(0.05), sort_keys=True))
+    write_headline(at(tmp_path, "headline"), metrics(0.05))
 
     rows = run_json(capsys, "compare", "--root", str(tmp_path))["rows"]
     assert [r["experiment"] for r in rows] == ["workspace", "trunk"]
@@ -377,4 +378,4 @@ def test_compare_outside_a_dvc_project_is_one_error(tmp_path, capsys):
     code, out, err = run(capsys, "compare", "--root", str(tmp_path))
     assert code == 2 and out == "" and err.startswith(f"error: {tmp_path}: dvc exp show failed (")
     code, out, err = run(capsys, "compare", "--workspace", "--root", str(tmp_path))
-    assert code == 2 and err.startswith(f"error: {tmp_path}/metrics/evaluate.json: cannot read the headline metrics")
+    assert code == 2 and err.startswith(f"error: {tmp_path}/metrics: cannot read the headline metrics")

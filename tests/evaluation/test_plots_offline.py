@@ -24,7 +24,7 @@ from pipeline.evaluation import plots
 from pipeline.evaluation.plots import PlotSpec, plot_svg, read_plot_specs
 from pipeline.evaluation.vega_template import LIBRARIES, TEMPLATE_PATH, page_template
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NODE_MODULES = REPO / "node_modules"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -12,169 +13,23 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from gensim.models import KeyedVectors
-from PIL import Image
 
-from conftest import joined, load_model_file, project
-from pipeline.artifacts.layout import PROJECTION_FILE, SUMMARY_FILE, VECTORS_FILE
+from conftest import at, joined, load_model_file, project, tiny_data
+from toy_taxonomy import run_stage, write_fixture
+from pipeline.artifacts.headline import SIMILARITY_KEYS, read_headline, validation_p1
+from pipeline.artifacts.layout import PROJECTION_FILE, VECTORS_FILE
 from pipeline.artifacts.model_dir import read_projection, read_trained, write_projection
-from pipeline.artifacts.training_log import TrainingLog
 from pipeline.core.errors import PipelineError
 from pipeline.evaluation.protocol import (
     CandidateSets, Matcher, candidate_scores, draw_candidates, evaluate_matching, precision_at,
     random_projection, rank_candidates, sample_candidates,
 )
-from pipeline.models.base import EpochLog, Projection
+from pipeline.models.base import Projection
 from pipeline.evaluation.similarity import evaluate_vectors
 
-REPO = Path(__file__).resolve().parents[1]
-
-# A tiny noun taxonomy: synset -> (lemmas, hypernym).
-TAXONOMY = {
-    "entity": (["entity"], None),
-    "animal": (["animal", "beast"], "entity"),
-    "dog": (["dog"], "animal"),
-    "puppy": (["puppy"], "dog"),
-    "cat": (["cat"], "animal"),
-    "kitten": (["kitten"], "cat"),
-    "vehicle": (["vehicle"], "entity"),
-    "car": (["car", "auto"], "vehicle"),
-    "truck": (["truck"], "vehicle"),
-    "food": (["food"], "entity"),
-    "apple": (["apple"], "food"),
-    "bread": (["bread"], "food"),
-}
-IMAGE_SYNSETS = ["dog", "puppy", "cat", "kitten", "car", "truck", "apple", "bread"]
-SPLITS = ["train", "train", "val", "test"]
-HEADER = "  1 This software and database is being provided to you, the LICENSEE. WordNet 3.0 Copyright 2006 by Princeton University.\n"
-
-
-def write_wordnet(root: Path) -> dict[str, int]:
-    """Write a WordNet 3.0-format dict directory holding TAXONOMY; return synset -> offset."""
-    root.mkdir(parents=True)
-    keys = list(TAXONOMY)
-    hyponyms = {k: [c for c, (_, parent) in TAXONOMY.items() if parent == k] for k in keys}
-
-    def line(key: str, offsets: dict[str, int]) -> str:
-        lemmas, parent = TAXONOMY[key]
-        pointers = ([f"@ {offsets[parent]:08d} n 0000"] if parent else []) + [
-            f"~ {offsets[c]:08d} n 0000" for c in hyponyms[key]
-        ]
-        words = " ".join(f"{lemma} 0" for lemma in lemmas)
-        return (f"{offsets[key]:08d} 03 n {len(lemmas):02x} {words} {len(pointers):03d} "
-                f"{' '.join(pointers)} | a {key}  \n")
-
-    offsets = dict.fromkeys(keys, 0)
-    position = len(HEADER.encode())
-    for key in keys:  # every field is fixed width, so lengths do not depend on the offsets
-        offsets[key] = position
-        position += len(line(key, offsets).encode())
-    (root / "data.noun").write_text(HEADER + "".join(line(k, offsets) for k in keys))
-    index: dict[str, list[str]] = {}
-    for key in keys:
-        for lemma in TAXONOMY[key][0]:
-            index.setdefault(lemma, []).append(key)
-    (root / "index.noun").write_text("".join(
-        f"{lemma} n {len(ks)} 1 @ {len(ks)} 0 {' '.join(f'{offsets[k]:08d}' for k in ks)}  \n"
-        for lemma, ks in sorted(index.items())
-    ))
-    for pos in ("verb", "adj", "adv"):
-        (root / f"data.{pos}").write_text(HEADER)
-        (root / f"index.{pos}").write_text("")
-    for pos in ("noun", "verb", "adj", "adv"):
-        (root / f"{pos}.exc").write_text("")
-    return offsets
-
-
-def ancestors(key: str) -> list[str]:
-    chain = []
-    while key is not None:
-        chain.append(key)
-        key = TAXONOMY[key][1]
-    return chain
-
-
-def write_fixture(root: Path, seed: int = 0) -> dict[str, Path]:
-    """Every stage input of evaluate, built to the data contracts, plus a params file."""
-    rng = np.random.default_rng(seed)
-    offsets = write_wordnet(root / "wordnet")
-    vocabulary = [lemma for key, (lemmas, _) in TAXONOMY.items() if key != "entity" for lemma in lemmas]
-    vocabulary += ["tiger", "house", "king", "queen", "man", "woman"]
-    dim_word, dim_image = 8, 12
-    word_vectors = rng.standard_normal((len(vocabulary), dim_word)).astype(np.float32)
-    pretrained = KeyedVectors(dim_word)
-    pretrained.add_vectors(vocabulary, word_vectors)
-    for i, word in enumerate(vocabulary):
-        pretrained.set_vecattr(word, "count", int(10 ** (1 + i % 5)))
-    # IESG's vectors are far from the pretrained ones, so a model scored against the wrong side shows.
-    iesg = KeyedVectors(dim_word)
-    iesg.add_vectors(vocabulary, 0.6 * word_vectors + 0.8 * rng.standard_normal(word_vectors.shape).astype(np.float32))
-    for word in vocabulary:
-        iesg.set_vecattr(word, "count", pretrained.get_vecattr(word, "count"))
-    paths = {name: root / rel for name, rel in {
-        "images": "mapping/images.csv", "links": "mapping/links.csv", "features": "features/features.h5",
-        "vectors": f"word2vec/{VECTORS_FILE}", "models": "models", "iesg_vectors": f"models/iesg/{VECTORS_FILE}",
-        "train_logs": "train_logs", "params": "params.yaml",
-    }.items()}
-    for path in paths.values():
-        (path if path.suffix == "" else path.parent).mkdir(parents=True, exist_ok=True)
-    pretrained.save(str(paths["vectors"]))
-    iesg.save(str(paths["iesg_vectors"]))
-
-    (root / "images").mkdir()
-    rows, links, feats = [], [], []
-    mixing = rng.standard_normal((dim_word, dim_image)).astype(np.float32)
-    for s, synset in enumerate(IMAGE_SYNSETS):
-        for j, split in enumerate(SPLITS):
-            image_id = f"toy/{synset}-{j}"
-            image_path = root / "images" / f"{synset}-{j}.png"
-            Image.new("RGB", (20, 14), (30 * s, 60 * j, 120)).save(image_path)
-            rows.append({"image_id": image_id, "path": str(image_path), "wnid": f"n{offsets[synset]:08d}",
-                         "split": split, "source": "toy"})
-            words = [w for key in ancestors(synset) for w in TAXONOMY[key][0] if w in vocabulary]
-            links += [{"word": w, "image_id": image_id} for w in words]
-            feats.append(pretrained[synset] @ mixing + 0.1 * rng.standard_normal(dim_image))
-    pd.DataFrame(rows).to_csv(paths["images"], index=False)
-    pd.DataFrame(links).to_csv(paths["links"], index=False)
-    features = np.asarray(feats, dtype=np.float32)
-    with h5py.File(paths["features"], "w") as h5:
-        h5.create_dataset("features", data=features)
-        h5.create_dataset("image_ids", data=[r["image_id"] for r in rows], dtype=h5py.string_dtype("utf-8"))
-        h5.attrs.update({"encoder": "toy", "weights": "none", "preprocessing": "{}", "dim": dim_image})
-    center = features.mean(axis=0)
-    shown = [synset for synset in IMAGE_SYNSETS for _ in SPLITS]
-    fitted = {side: np.linalg.lstsq(features - center, vectors[shown], rcond=None)[0]
-              for side, vectors in (("pretrained", pretrained), ("iesg", iesg))}
-    for name, projection, words in (("iesg", fitted["iesg"], "own"), ("l2", fitted["pretrained"], "pretrained"),
-                                    ("devise", rng.standard_normal(fitted["iesg"].shape), "pretrained")):
-        (paths["models"] / name).mkdir(exist_ok=True)
-        write_projection(paths["models"] / name / PROJECTION_FILE,
-                         Projection(projection.astype(np.float32), center, False, words))
-        (paths["models"] / name / SUMMARY_FILE).write_text(json.dumps({"val_p1": 0.5}))
-        live = TrainingLog(paths["train_logs"] / name)
-        epochs = [EpochLog(e, float("nan") if name == "l2" else 1.0, 0.5, e / 10) for e in (1, 2)]  # L2: no loss
-        for entry in epochs:
-            live(entry)
-        live.finish(epochs[-1])
-    paths["params"].write_text(
-        "train:\n  models: [l2, iesg, devise]\n  l2: {}\n  iesg: {}\n  devise: {}\n"
-        "evaluate:\n  candidates: 6\n  seed: 1\n  ks: [1, 2, 5]\n  frequency_edges: [100, 10000]\n"
-        "  sparsity_max_count: 20\n  n_examples: 3\n  top_examples: 4\n  thumbnail_px: 16\n"
-        "  analogy_restrict_vocab: 100\n  bootstrap_resamples: 50\n  headline_spaces: [pretrained, iesg]\n"
-        f"  wordnet_dir: {root / 'wordnet'}\n"
-    )
-    return paths
-
-
-def run_stage(paths: dict[str, Path], out: Path, **overrides: Path) -> subprocess.CompletedProcess:
-    arguments = {**paths, **overrides}
-    command = [sys.executable, str(REPO / "stages/evaluate.py")]
-    for name in ("images", "links", "features", "vectors", "models", "train_logs", "params"):
-        command += [f"--{name.replace('_', '-')}", str(arguments[name])]
-    command += ["--metrics", str(out / "headline.json"), "--details", str(out / "metrics.json"), "--plots", str(out / "plots"),
-                "--report", str(out / "report"), "--wordnet-cache", str(out / "cache"),
-                "--dvc-yaml", ""]  # its plots are not at dvc.yaml's paths
-    return subprocess.run(command, capture_output=True, text=True, cwd=out)
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_precision_at_k_on_a_hand_ranking():
@@ -375,10 +230,13 @@ def test_stage_writes_metrics_plots_and_report(tmp_path):
     i2w = metrics["matching"]["iesg"]["image_to_word"]["dot"]
     assert set(i2w) == {"p1", "p2", "p5", "pairs", "candidates", "ci", "vs_l2"} and i2w["pairs"] == 23
     assert all(low <= i2w[k] <= high for k, (low, high) in i2w["ci"].items())
-    headline = json.loads((out / "headline.json").read_text())
-    assert headline["test_p1"]["word_to_image"]["iesg"] == metrics["matching"]["iesg"]["word_to_image"]["cos"]["p1"]
-    assert headline["val_p1"] == {"l2": 0.5, "iesg": 0.5, "devise": 0.5}
-    assert headline["similarity"]["iesg"]["ws353_sim"] == metrics["similarity"]["iesg"]["ws353_similarity"]["spearman"]
+    headline = read_headline(out / "headline")
+    assert sorted(headline) == ["devise", "iesg", "l2", "pretrained"]  # one file per model, and the pretrained vectors
+    assert headline["iesg"]["w2i_p1"] == metrics["matching"]["iesg"]["word_to_image"]["cos"]["p1"]
+    assert validation_p1(headline) == {"devise": 0.5, "iesg": 0.5, "l2": 0.5}
+    assert headline["iesg"]["ws353_sim"] == metrics["similarity"]["iesg"]["ws353_similarity"]["spearman"]
+    assert headline["pretrained"] == {short: metrics["similarity"]["pretrained"][name]["spearman"]
+                                      for name, short in SIMILARITY_KEYS.items()}
     for name in ("l2", "iesg", "devise"):
         without_intervals = {d: {s: {k: v for k, v in entry.items() if k != "ci" and not k.startswith("vs_")}
                                  for s, entry in scores.items()} for d, scores in metrics["matching"][name].items()}
@@ -407,6 +265,12 @@ def test_stage_writes_metrics_plots_and_report(tmp_path):
     page.feed((out / "report/index.html").read_text())
     assert page.images and all((out / "report" / src).is_file() for src in page.images)
     assert "62.9/80.1/85.8" in "".join(page.text)
+    # The summary first: the best validation model (all tie at 0.5: the first, l2) by cos, as the metrics say.
+    opening = re.search(r'<h1>[^<]*</h1>\s*<ul id="summary">(.*?)</ul>', (out / "report/index.html").read_text(), re.S)
+    l2 = {d: metrics["matching"]["l2"][d]["cos"]["p1"] for d in ("image_to_word", "word_to_image")}
+    assert "model l2 (best validation P@1 0.500), cos score" in opening.group(1)
+    assert (f"image → word {100 * l2['image_to_word']:.1f}% [" in opening.group(1)
+            and f"word → image {100 * l2['word_to_image']:.1f}% [" in opening.group(1)), opening.group(1)
     examples = json.loads((out / "report/examples.json").read_text())
     assert len(examples["image_to_word"]) == 3 and len(examples["image_to_word"][0]["top"]) == 4
 
@@ -437,3 +301,63 @@ def test_stage_refuses_a_missing_input(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {tmp_path / 'nowhere.h5'}: file not found; run the featurize stage"
     assert not (out / "metrics.json").exists()
+
+
+def test_top1_is_the_best_negative_in_any_column_when_the_true_item_is_beaten():
+    items = np.array([[5, 6, 7, 8], [1, 2, 3, 4], [9, 10, 11, 12]])
+    scores = np.array([[0.2, 0.1, 0.9, 0.3],   # best negative in column 2
+                       [0.0, 0.1, 0.2, 0.5],   # in column 3
+                       [0.8, 0.1, 0.2, 0.3]])  # the true item wins
+    ranking = rank_candidates(scores, items)
+    assert ranking.ranks.tolist() == [2, 3, 0]
+    assert ranking.top1.tolist() == [7, 4, 9]
+
+
+def candidate_splits(data, pool: str) -> set[str]:
+    sets = draw_candidates(data, 100, seed=0, pool=pool)["word_to_image"]
+    return {data.splits[i] for i in sets.items[:, 1:].ravel() if i >= 0}
+
+
+@pytest.mark.parametrize("pool, allowed", [("test", {"test"}), ("heldout", {"val", "test"}),
+                                           ("all", {"train", "val", "test"})])
+def test_word_to_image_negatives_come_only_from_the_pool(tiny_run, pool, allowed):
+    assert candidate_splits(tiny_data(tiny_run), pool) == allowed
+
+
+def test_image_to_word_candidates_do_not_depend_on_the_image_pool(tiny_run):
+    data = tiny_data(tiny_run)
+    sets = {pool: draw_candidates(data, 100, seed=0, pool=pool) for pool in ("test", "all")}
+    assert np.array_equal(sets["test"]["image_to_word"].items, sets["all"]["image_to_word"].items)
+
+
+def test_the_pool_is_drawn_from_minus_the_true_set():
+    true_sets = [np.array([2, 5]), np.array([7])]
+    pool = np.array([1, 2, 3, 5, 7, 9])
+    sets = sample_candidates(np.array([0, 1]), np.array([5, 7]), true_sets, pool, 10, np.random.default_rng(0))
+    assert sorted(sets.items[0, 1:][sets.items[0, 1:] >= 0].tolist()) == [1, 3, 7, 9]
+    assert sorted(sets.items[1, 1:][sets.items[1, 1:] >= 0].tolist()) == [1, 2, 3, 5, 9]
+    assert sets.sizes.tolist() == [5, 6]
+
+
+def test_the_stage_reports_the_pool_and_the_short_candidate_count(tiny_run, tmp_path):
+    """The tiny run holds 8 test and 8 validation images: a short pool, whose size the stage reports."""
+    details = json.loads(at(tiny_run, "metrics").read_text())
+    assert details["data"]["image_pool"] == "heldout"
+    w2i = details["matching"]["l2"]["word_to_image"]["dot"]
+    # 16 held-out images; "animal" has 8 of them linked, so its sets hold its true image and 8 negatives.
+    assert w2i["candidates"] == 9
+    report = (at(tiny_run, "report") / "index.html").read_text()
+    assert "heldout images" in report
+
+    params = yaml.safe_load((tiny_run / "params.yaml").read_text())
+    params["evaluate"]["image_pool"] = "test"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "stages/evaluate.py"), "--params", str(tmp_path / "params.yaml"),
+         "--metrics", str(out / "headline"), "--details", str(out / "details.json"),
+         "--plots", str(out / "plots"), "--report", str(out / "report"), "--dvc-yaml", ""],
+        cwd=tiny_run, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    test_only = json.loads((out / "details.json").read_text())["matching"]["l2"]["word_to_image"]["dot"]
+    assert test_only["candidates"] == 5  # 8 test images, 4 of them linked to "animal"

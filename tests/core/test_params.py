@@ -18,7 +18,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.params import load_section, read_params
 from pipeline.models.registry import REGISTRY, get_model, load_train_config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "stages"))
 from check_params import SECTIONS  # noqa: E402  (the stage's table: section -> dataclass)
 

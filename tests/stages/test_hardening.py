@@ -34,7 +34,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.params import load_section
 from pipeline.images.wordnet import SYSTEM_WORDNET
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # Real WordNet 3.0 noun synsets: tench, goldfish, Chihuahua, tabby (a cat).
 WNIDS = ["n01440764", "n01443537", "n02085620", "n02123045"]
 NOUNS = ["fish", "tench", "goldfish", "dog", "cat"]
@@ -135,8 +135,8 @@ def world(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def eval_world(tmp_path_factory) -> dict[str, Path]:
-    """The evaluate stage's inputs (tests/test_matching.py's toy taxonomy)."""
-    from test_matching import write_fixture
+    """The evaluate stage's inputs (tests/evaluation/test_protocol.py's toy taxonomy)."""
+    from toy_taxonomy import write_fixture
 
     return write_fixture(tmp_path_factory.mktemp("eval_world"))
 
@@ -150,7 +150,7 @@ OUTPUTS = {
                    "--unmapped": "mapping/unmapped.csv", "--metrics": "mapping.json"},
     "featurize": {"--output": "features.h5", "--report": "report.json", "--metrics": "features.json"},
     "train": {"--out": "models/", "--live-dir": "live/"},
-    "evaluate": {"--metrics": "evaluate.json", "--details": "details.json", "--plots": "plots/", "--report": "report/"},
+    "evaluate": {"--metrics": "metrics/", "--details": "details.json", "--plots": "plots/", "--report": "report/"},
     "explore": {"--out": "explorer/"},
 }
 
@@ -626,7 +626,7 @@ def test_train_killed_mid_run_then_rerun_equals_an_uninterrupted_run(world, tmp_
 
 
 def test_map_images_a_new_seed_changes_only_the_split(world, tmp_path):
-    """(The same seed giving byte-identical outputs: tests/test_images.py::test_stage_end_to_end.)"""
+    """(The same seed giving byte-identical outputs: tests/images/test_images.py::test_stage_end_to_end.)"""
     params = _with_params(world, tmp_path, "map_images", {"seed": 1})
     other = tmp_path / "out"
     inputs = {**stage_inputs("map_images", world, {}), "--params": params}

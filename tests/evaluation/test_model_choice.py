@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.core.errors import PipelineError
 from pipeline.evaluation.model_choice import BEST, best_model, chosen_by, model_label, resolve_model
-from test_matching import run_stage, write_fixture
+from toy_taxonomy import run_stage, write_fixture
 
 
 def test_the_best_model_is_the_highest_validation_p1_wherever_it_is_listed():

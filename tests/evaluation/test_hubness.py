@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 from scipy.stats import skew
 
-from conftest import at, load_model_file, project
+from conftest import at, load_model_file, project, tiny_data
+from pipeline.artifacts.headline import read_headline
 from pipeline.evaluation.hubness import hub_statistics, linked_ranks, population, top_items
 from pipeline.artifacts.features import read_features
 from pipeline.artifacts.layout import VECTORS_FILE
 from pipeline.evaluation.retrieval import corrected_scores
-from test_image_pool import tiny_data
 
 SCORES = np.array([[0.9, 0.8, 0.1],
                    [0.7, 0.2, 0.3],
@@ -144,16 +144,17 @@ def test_the_stage_writes_retrieval_and_hub_figures(tiny_run):
     for model in ("l2", "contrastive"):
         assert retrieval["models"][model]["cos"]["plain"]["word_to_image"]["r1"] == independent_word_to_image_r1(
             tiny_run, model)
-    headline = json.loads(at(tiny_run, "headline").read_text())["retrieval"]
+    headline = read_headline(at(tiny_run, "headline"))
     default = retrieval["models"]["iesg"]["cos"]["inverted_softmax"]["word_to_image"]
-    assert headline["r1"]["iesg"] == default["r1"] and headline["hub_share"]["iesg"] == default["hub"]["share"]
-    assert set(headline["r1"]) == set(headline["hub_share"]) == {"l2", "devise", "iesg", "contrastive", "joint"}
+    assert headline["iesg"]["w2i_r1"] == default["r1"] and headline["iesg"]["w2i_hub"] == default["hub"]["share"]
+    assert {name for name, numbers in headline.items() if "w2i_hub" in numbers} == {
+        "l2", "devise", "iesg", "contrastive", "joint"}
     page = (at(tiny_run, "report") / "index.html").read_text()
     assert "Full-ranking retrieval and hubness" in page and "inverted softmax (default)" in page
 
 
 def test_the_bench_prints_plain_and_corrected_side_by_side(tiny_run, tmp_path, capsys):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
     import hubness as bench
 
     assert bench.main([str(tiny_run), "--models", "l2,contrastive", "--json", str(tmp_path / "rows.json")]) == 0

@@ -6,6 +6,7 @@ the train stage's files, not with the explorer's code."""
 from __future__ import annotations
 
 import base64
+import re
 import shutil
 import subprocess
 import sys
@@ -16,11 +17,13 @@ import pytest
 import yaml
 from gensim.models import KeyedVectors
 
-from conftest import REPO, TINY_PARAMS, at, load_grounded_vectors, load_model_file, project
+from conftest import REPO, TINY_MODELS, TINY_PARAMS, at, load_grounded_vectors, load_model_file, project
 from pipeline.artifacts.features import read_features
+from pipeline.artifacts.model_dir import read_train_summary
 from pipeline.artifacts.tables import read_images, read_links
 from pipeline.artifacts.vectors import read_vectors
 from pipeline.core.errors import PipelineError
+from pipeline.evaluation.model_choice import best_model
 from pipeline.explorer.build import ExploreParams, encode, page_vocabulary, top_words
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -178,7 +181,7 @@ def test_a_typed_word_shows_the_models_top_images_and_a_click_its_top_words(brow
     explorer.choose("#model", "l2")
     assert explorer.ids() == expected.top_images("l2", "dot", ["dog"])
     assert explorer.ids() != expected.top_images("iesg", "dot", ["dog"])  # the switch changed the grid
-    page.wait_for_selector(f'#detail[data-model="l2"][data-score="dot"]')
+    page.wait_for_selector('#detail[data-model="l2"][data-score="dot"]')
     assert [w for w, _ in explorer.detail_words()] == expected.top_words("l2", "dot", clicked)
     assert page.inner_text("#detail-heading") == "Top words: l2, dot score"
 
@@ -256,6 +259,22 @@ def test_shown_models_must_be_trained_and_hold_the_default():
         ExploreParams(models=["iesg"]).shown_models(["l2"])
     with pytest.raises(PipelineError, match="explore.default_model: 'l2' is not one of the models shown"):
         ExploreParams(models=["joint"], default_model="l2").shown_models(["l2", "joint"])
+    assert ExploreParams().shown_models(["l2", "joint"]) == (["l2", "joint"], "best")  # resolved by the stage
+
+
+def test_the_page_opens_with_the_best_validation_model_by_default(tiny_run, tmp_path):
+    params = yaml.safe_load(TINY_PARAMS)
+    del params["explore"]["default_model"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    result = subprocess.run([sys.executable, str(Path(REPO) / "stages/explore.py"), "--params",
+                             str(tmp_path / "params.yaml"), "--out", str(tmp_path / "explorer")],
+                            cwd=tiny_run, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    val_p1 = {name: read_train_summary(at(tiny_run, "model", name))["val_p1"] for name in TINY_MODELS}
+    best = best_model(val_p1)
+    assert f"opens with {best} (best validation P@1 {val_p1[best]:.3f})" in result.stdout
+    page = (tmp_path / "explorer" / "index.html").read_text()
+    assert re.findall(r'<option value="(\w+)"[^>]* selected>', page)[0] == best
 
 
 def test_the_stage_refuses_a_bad_section_with_one_error_line(tiny_run, tmp_path):

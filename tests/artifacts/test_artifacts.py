@@ -11,8 +11,10 @@ import pytest
 import yaml
 
 from pipeline.artifacts.layout import ARTIFACTS, STAGES, dvc_vars
+from pipeline.core.errors import PipelineError
+from pipeline.artifacts.tables import read_images
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CODE = ("pipeline/", "stages/")
 TEMPLATE = re.compile(r"\$\{paths\.(\w+)\}")
 
@@ -91,3 +93,11 @@ def test_no_python_file_but_the_layout_spells_an_artifact_path():
                for line, value in _string_constants(file)
                if any(value == path or value.startswith(path + "/") for path in paths)]
     assert not spelled, "\n".join(spelled)
+
+
+def test_unknown_split_values_are_listed_comma_separated_in_one_error(tmp_path):
+    table = tmp_path / "images.csv"
+    table.write_text("image_id,path,split\na,a.png,train\nb,b.png,holdout\nc,c.png,dev\nd,d.png,dev\n")
+    with pytest.raises(PipelineError, match=r"images\.csv: unknown split value\(s\) dev, holdout; expected "
+                                            r"train/val/test$"):
+        read_images(table)

@@ -20,7 +20,7 @@ from pipeline.models.params import PAPER_IESG, IESGParams
 from pipeline.models.registry import REGISTRY
 from pipeline.pretrain.word2vec import PretrainParams
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PARAMS = read_params(REPO / "params.yaml")
 SECTIONS = {"corpus": CorpusParams, "pretrain": PretrainParams, "map_images": MapImagesParams,
             "features": FeaturesParams, "evaluate": EvaluateParams, "explore": ExploreParams}

@@ -26,7 +26,7 @@ from pipeline.core.params import from_mapping
 from pipeline.images.rcc import RccBundle
 from pipeline.images.wordnet import SYSTEM_WORDNET, load_wordnet, synset_of
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TENCH, GOLDFISH, CHIHUAHUA, TABBY = "n01440764", "n01443537", "n02085620", "n02123045"
 
 
