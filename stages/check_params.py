@@ -2,14 +2,18 @@
 
 It comes first in dvc.yaml, so that `dvc repro` and `dvc exp run` stop at the project's own error line for a
 bad value, a misspelt key or an unknown model in train.models (which DVC would otherwise report as
-"Parameters 'train.<name>' are missing", before any stage of that model runs). It writes nothing.
+"Parameters 'train.<name>' are missing", before any stage of that model runs). Its stamp (the validated
+sections, one per line) is what fetch_corpus waits for, so that DVC runs it before any other stage, even for a
+target such as `dvc repro train@<model>`.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from pipeline.artifacts.layout import path
 from pipeline.core.errors import PipelineError, run_stage
+from pipeline.core.files import write_text
 from pipeline.core.params import did_you_mean, load_section, read_params
 from pipeline.corpus.params import CorpusParams
 from pipeline.evaluation.params import EvaluateParams
@@ -43,9 +47,11 @@ def check_params(path: str) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default="params.yaml", help="params file")
+    parser.add_argument("--params", default=path("params"), help="params file")
+    parser.add_argument("--stamp", default=path("params_check"), help="written once the params are valid")
     args = parser.parse_args()
     checked = check_params(args.params)
+    write_text(args.stamp, "".join(f"{name}\n" for name in checked))
     print(f"check_params: {args.params} valid ({', '.join(checked)})")
 
 

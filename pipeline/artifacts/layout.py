@@ -57,6 +57,7 @@ _ARTIFACTS = (
     Artifact("word2vec", f"{WORD2VEC}/{WORD2VEC_MODEL_FILE}", "gensim Word2Vec model (pretrain)"),
     Artifact("vectors", f"{WORD2VEC}/{VECTORS_FILE}", "pretrained word vectors (pretrain)"),
     Artifact("pretrain_stats", "results/pretrain.json", "vocabulary and word-similarity scores (pretrain)"),
+    Artifact("params_check", "results/params_check.txt", "the params sections check_params validated"),
     Artifact("image_files", "data/images", "copied image files (map_images)"),
     Artifact("images", "data/mapping/images.csv", "images table (map_images)"),
     Artifact("links", "data/mapping/links.csv", "word-image links (map_images)"),
@@ -84,16 +85,19 @@ ARTIFACTS: dict[str, Artifact] = {artifact.name: artifact for artifact in _ARTIF
 @dataclass(frozen=True)
 class StageFiles:
     """The artifacts a stage reads (its data deps), writes (its outs) and is given on its command line (those,
-    or the directories that hold them, and the download caches)."""
+    or the directories that hold them, and the download caches); ``after``: deps it only waits for (not read,
+    not on its command line)."""
 
     reads: tuple[str, ...]
     writes: tuple[str, ...]
     arguments: tuple[str, ...]
+    after: tuple[str, ...] = ()
 
 
 STAGES: dict[str, StageFiles] = {
-    "check_params": StageFiles((), (), ()),  # reads params.yaml only
-    "fetch_corpus": StageFiles((), ("corpus", "corpus_stats"), ("downloads", "corpus", "corpus_stats")),
+    "check_params": StageFiles((), ("params_check",), ("params_check",)),  # and params.yaml
+    "fetch_corpus": StageFiles((), ("corpus", "corpus_stats"), ("downloads", "corpus", "corpus_stats"),
+                               after=("params_check",)),
     "pretrain": StageFiles(("corpus",), ("word2vec_dir", "pretrain_stats"),
                            ("corpus", "word2vec_dir", "pretrain_stats")),
     "map_images": StageFiles(("vectors",), ("image_files", "images", "links", "unmapped", "mapping_stats"),

@@ -53,7 +53,7 @@ def test_a_stages_data_deps_and_outs_are_the_artifacts_it_reads_and_writes(name)
     data_deps = [dep for dep in definition["deps"] if not dep.startswith(CODE)]
     outs = entries(definition.get("outs", [])) + entries(definition.get("metrics", []))
     assert all(TEMPLATE.match(path) for path in data_deps + outs), f"{name}: a path spelled out instead of ${{paths.}}"
-    assert sorted(map(resolved, data_deps)) == sorted(ARTIFACTS[a].path for a in files.reads)
+    assert sorted(map(resolved, data_deps)) == sorted(ARTIFACTS[a].path for a in files.reads + files.after)
     assert sorted(map(resolved, outs)) == sorted(ARTIFACTS[a].path for a in files.writes)
 
 

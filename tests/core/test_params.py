@@ -124,9 +124,11 @@ def test_a_bad_param_is_refused_before_torch_gensim_or_nltk_is_imported(stage, t
     assert imported == "imported:", result.stderr
 
 
-def test_an_unknown_model_under_dvc_repro_is_the_projects_error_line(tmp_path):
-    """The real dvc.yaml and params.yaml with ``clip`` added to train.models: `dvc repro` stops at check_params
-    with the project's line, not at train@clip with DVC's "Parameters 'train.clip' are missing"."""
+@pytest.mark.parametrize("target", [[], ["train@clip"]], ids=["all", "train@clip"])
+def test_an_unknown_model_under_dvc_repro_is_the_projects_error_line(tmp_path, target):
+    """The real dvc.yaml and params.yaml with ``clip`` added to train.models: `dvc repro` (of everything, or of
+    the unknown model's own stage) stops at check_params with the project's line, not at train@clip with DVC's
+    "Parameters 'train.clip' are missing"."""
     document = yaml.safe_load((REPO / "params.yaml").read_text())
     document["train"]["models"].append("clip")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
@@ -137,7 +139,7 @@ def test_an_unknown_model_under_dvc_repro_is_the_projects_error_line(tmp_path):
         subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True)
     (tmp_path / "stages").symlink_to(REPO / "stages")
     (tmp_path / "pipeline").symlink_to(REPO / "pipeline")
-    result = subprocess.run(["dvc", "repro"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(["dvc", "repro", *target], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert f"error: params train.models: unknown model 'clip'; known models: {', '.join(REGISTRY)}" in output, output

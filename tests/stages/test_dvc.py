@@ -174,6 +174,7 @@ def dvc_project(tiny_run, tmp_path_factory) -> Path:
     added = [str(Path(ARTIFACTS["corpus"].path).parent), ARTIFACTS["word2vec_dir"].path,
              str(Path(ARTIFACTS["images"].path).parent), ARTIFACTS["image_files"].path]
     run(["dvc", "add", "-q", *added], root)
+    run([sys.executable, str(REPO / "stages/check_params.py"), "--stamp", ARTIFACTS["params_check"].path], root)
     run(["dvc", "commit", "-f", "-q"], root)
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-qm", "tiny run"], root)

@@ -143,7 +143,7 @@ def eval_world(tmp_path_factory) -> dict[str, Path]:
 
 # Each stage: its input flags (taken from the worlds) and its outputs (written under out/).
 OUTPUTS = {
-    "check_params": {},
+    "check_params": {"--stamp": "params_check.txt"},
     "fetch_corpus": {"--text": "text.txt", "--metrics": "corpus.json"},
     "pretrain": {"--out": "word2vec/", "--metrics": "pretrain.json"},
     "map_images": {"--images-dir": "images/", "--images": "mapping/images.csv", "--links": "mapping/links.csv",
