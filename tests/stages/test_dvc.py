@@ -197,6 +197,22 @@ def test_a_model_params_change_reruns_only_that_model_evaluate_and_explore(dvc_p
         run(["git", "checkout", "--", "."], dvc_project)
 
 
+def test_a_fresh_clone_pulls_every_output_from_a_shared_remote_and_has_nothing_to_run(dvc_project, tmp_path):
+    """Push to a local-directory remote, clone, `dvc pull`: the clone's outputs are the pushed ones, `dvc status`
+    is clean and `dvc repro` runs no stage (how a team shares artifacts whose bits differ across machines)."""
+    remote = tmp_path / "remote"
+    run(["dvc", "remote", "add", "--local", "-f", "shared", str(remote)], dvc_project)
+    run(["dvc", "push", "-q", "-r", "shared"], dvc_project)
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(dvc_project), str(clone)], tmp_path)
+    run(["dvc", "remote", "add", "--local", "shared", str(remote)], clone)
+    run(["dvc", "pull", "-q", "-r", "shared"], clone)
+    assert json.loads(run(["dvc", "status", "--json"], clone).stdout) == {}
+    assert "Running stage" not in run(["dvc", "repro"], clone).stdout
+    features = ARTIFACTS["features"].path
+    assert (clone / features).read_bytes() == (dvc_project / features).read_bytes()
+
+
 def test_a_queued_two_experiment_sweep_lists_both_results(dvc_project):
     for lr in ("0.02", "0.2"):
         run(["dvc", "exp", "run", "--queue", "-S", f"train.iesg.lr={lr}", "-S", "train.iesg.epochs=1"], dvc_project)

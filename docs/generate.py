@@ -1,0 +1,160 @@
+"""Rewrite the generated blocks of the README and docs/ from the committed files they describe.
+
+    python docs/generate.py           # rewrite the blocks
+    python docs/generate.py --check   # exit 1 naming each block that differs (tests/docs runs this)
+
+A block is the text between ``<!-- generated: NAME -->`` and ``<!-- end generated -->``:
+- ``params``: every key of params.yaml, its default and its comment (docs/stages-and-parameters.md);
+- ``headline``: the README's results table, from the paper-scale run's evaluate details
+  (docs/results/paper_scale.json) and the default run's (results/evaluate.json);
+- ``paper_scale_tables`` / ``default_tables``: bench/results_tables.py's output on those files (docs/results.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from pipeline.models.registry import REGISTRY, paper_matching  # noqa: E402
+
+PARAMS = REPO / "params.yaml"
+PAPER_SCALE = REPO / "docs/results/paper_scale.json"
+DEFAULT_RUN = REPO / "results/evaluate.json"
+BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n)(.*?)(<!-- end generated -->)", re.S)
+HEADLINE_MODELS = ("l2", "iesg", "contrastive", "joint")
+DIRECTIONS = ("image_to_word", "word_to_image")
+
+
+def params_comments(path: Path = PARAMS) -> dict[str, str]:
+    """``section.key...`` -> the comment on its line in params.yaml (keys without one map to "")."""
+    comments, stack = {}, []
+    for line in path.read_text().splitlines():
+        match = re.match(r"^( *)([A-Za-z_]\w*):(.*)$", line)
+        if not match:
+            continue
+        indent, key, rest = len(match[1]), match[2], match[3]
+        stack = [(i, k) for i, k in stack if i < indent] + [(indent, key)]
+        comment = rest.split(" # ", 1)[1].strip() if " # " in rest else ""
+        comments[".".join(k for _, k in stack)] = comment
+    return comments
+
+
+def leaf_keys(document: dict, prefix: str = "") -> dict[str, object]:
+    """Every key whose value is not a mapping of further keys, dotted, with its value."""
+    keys = {}
+    for key, value in document.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value and not all(k in ("name", "version", "sha256") for k in value):
+            keys.update(leaf_keys(value, name + "."))
+        else:
+            keys[name] = value
+    return keys
+
+
+def described(key: str, comments: dict[str, str]) -> str:
+    """A key's comment, or that of the same key in the sibling section whose name it extends
+    (train.contrastive_frozen.lr says what train.contrastive.lr says)."""
+    if comments.get(key):
+        return comments[key]
+    parent, _, last = key.rpartition(".")
+    grand, _, section = parent.rpartition(".")
+    for other, text in comments.items():
+        other_parent = other.rpartition(".")[0]
+        if (text and other == f"{other_parent}.{last}" and other_parent.rpartition(".")[0] == grand and grand
+                and section.startswith(other_parent.rpartition(".")[2] + "_")):
+            return text
+    return ""
+
+
+def shown(value: object) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def params_block() -> str:
+    document = yaml.safe_load(PARAMS.read_text())
+    comments = params_comments()
+    out = []
+    for section, body in document.items():
+        out.append(f"### `{section}`\n\n| key | default | what it does, and why this default |\n|---|---|---|")
+        for key, value in leaf_keys(body, section + ".").items():
+            text = described(key, comments).replace("|", "\\|")
+            out.append(f"| `{key}` | `{shown(value)}` | {text} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def _cell(entry: dict) -> str:
+    low, high = entry["ci"]["p1"]
+    return (" / ".join(f"{100 * entry[f'p{k}']:.1f}" for k in (1, 5, 10))
+            + f" [{100 * low:.1f}, {100 * high:.1f}]")
+
+
+def headline_block() -> str:
+    runs = {"this project, paper scale": json.loads(PAPER_SCALE.read_text()),
+            "this project, default run": json.loads(DEFAULT_RUN.read_text())}
+    out = ["| model | from | image -> word | word -> image |", "|---|---|---|---|"]
+    for name in HEADLINE_MODELS:
+        label = REGISTRY[name].label
+        paper = [paper_matching(name, direction) for direction in DIRECTIONS]
+        if all(paper):
+            out.append(f"| {label} | the paper | " + " | ".join(" / ".join(map(str, p)) for p in paper) + " |")
+            label = ""
+        for run_name, run in runs.items():
+            scores = [run["matching"].get(name, {}).get(direction) for direction in DIRECTIONS]
+            out.append(f"| {label} | {run_name} | " + " | ".join(_cell(s["cos"]) if s else "-" for s in scores) + " |")
+            label = ""
+    return "\n".join(out) + "\n"
+
+
+def results_tables(details: Path) -> str:
+    return subprocess.run([sys.executable, str(REPO / "bench/results_tables.py"), "--details", str(details)],
+                          check=True, capture_output=True, text=True).stdout.strip() + "\n"
+
+
+GENERATORS = {"params": params_block, "headline": headline_block,
+              "paper_scale_tables": lambda: results_tables(PAPER_SCALE),
+              "default_tables": lambda: results_tables(DEFAULT_RUN)}
+DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+def regenerate(text: str, made: dict[str, str]) -> str:
+    def fill(match: re.Match) -> str:
+        name = match[2]
+        if name not in made:
+            made[name] = GENERATORS[name]()
+        return match[1] + made[name] + match[4]
+    return BLOCK.sub(fill, text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="only report the blocks that differ")
+    args = parser.parse_args()
+    made: dict[str, str] = {}
+    stale = []
+    for document in DOCUMENTS:
+        text = document.read_text()
+        new = regenerate(text, made)
+        if new != text:
+            stale.append(document.relative_to(REPO))
+            if not args.check:
+                document.write_text(new)
+    if args.check and stale:
+        print(f"generated blocks out of date in {', '.join(map(str, stale))}: run python docs/generate.py",
+              file=sys.stderr)
+        return 1
+    print(f"docs/generate.py: {len(made)} blocks {'checked' if args.check else 'written'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
