@@ -44,7 +44,7 @@ def main() -> None:
     )
     print(
         f"featurize: {result.images} images encoded, {len(result.skipped)} skipped -> {args.output} "
-        f"({params.encoder}, {params.weights} weights, {result.dim}-d) in {result.seconds:.1f} s, "
+        f"({params.encoder}, {params.weights} weights, {result.dim}-d, on {result.device}) in {result.seconds:.1f} s, "
         f"{result.images / max(result.seconds, 1e-9):.1f} images/s"
     )
 

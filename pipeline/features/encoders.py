@@ -9,7 +9,8 @@ Two families, each with the preprocessing it was trained with:
   to ``size`` (224/240/260), pixels scaled as ``(x - 127) / 128``; the TensorFlow reference
   evaluation pipeline. Vector: 1280-d global average of the head convolution.
 * ``resnet18/34/50/101/152``: torchvision's ResNets with their ``IMAGENET1K_V1`` weights (the
-  original ResNet training; downloaded once into torch's hub cache). Input: shorter side
+  original ResNet training; downloaded once into torch's hub cache, checked against the sha256
+  prefix in the file name, or read from a local file). Input: shorter side
   resized bilinearly to 256, centre crop 224, ImageNet mean/std. Vector: 512-d (18/34) or
   2048-d (50/101/152) global average before the classifier.
 
@@ -21,7 +22,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import pickle
+import re
+import zipfile
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable, Literal
 
 import torch
@@ -30,6 +36,7 @@ from torch import nn
 
 from pipeline.features._torchvision import import_torchvision
 from pipeline.core.errors import PipelineError
+from pipeline.core.files import atomic_path, download, sha256_file, verify_sha256
 
 _LITE_SIZES = {"efficientnet_lite0": 224, "efficientnet_lite1": 240, "efficientnet_lite2": 260}
 _LITE_CROP_PADDING = 32
@@ -40,6 +47,8 @@ _RESNET_WEIGHTS = {
     "resnet101": "ResNet101_Weights",
     "resnet152": "ResNet152_Weights",
 }
+# torchvision names its checkpoints <arch>-<first hex digits of the file's sha256>.pth
+_HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,64})\.")
 
 
 @dataclass(frozen=True)
@@ -136,8 +145,16 @@ class Encoder:
         """The network's own ImageNet classifier applied to :meth:`features` (n, 1000)."""
         return self._classifier(features)
 
+    def to(self, device: torch.device) -> Encoder:
+        """Move the network and its classifier to ``device`` (in place); return the encoder."""
+        self._model.to(device)
+        self._classifier.to(device)
+        return self
 
-def load_encoder(name: str, weights: str = "imagenet", seed: int = 0) -> Encoder:
+
+def load_encoder(
+    name: str, weights: str = "imagenet", seed: int = 0, weights_path: str | os.PathLike | None = None
+) -> Encoder:
     """Build encoder ``name`` with ImageNet weights, or random ones from ``seed``.
 
     Parameters
@@ -149,6 +166,9 @@ def load_encoder(name: str, weights: str = "imagenet", seed: int = 0) -> Encoder
         into torch's hub cache for ResNets); ``"none"`` initialises randomly.
     seed : int
         Seed of the random initialisation.
+    weights_path : path, optional
+        With ``weights="imagenet"``: a state_dict file (``torch.save``) loaded instead of the
+        packaged or downloaded weights, for machines without internet.
 
     Returns
     -------
@@ -158,17 +178,82 @@ def load_encoder(name: str, weights: str = "imagenet", seed: int = 0) -> Encoder
     Raises
     ------
     PipelineError
-        Unknown name, weight package not installed, or ResNet weights that cannot be downloaded.
+        Unknown name, weight package not installed, ResNet weights that cannot be downloaded or
+        fail their checksum, or a ``weights_path`` that is not a state_dict of this network.
     """
     if weights not in ("imagenet", "none"):
         raise PipelineError(f"features.weights: {weights!r} is not 'imagenet' or 'none'")
+    if weights_path is not None and weights != "imagenet":
+        raise PipelineError("features.weights_path: a weights file needs weights: imagenet")
     torch.manual_seed(seed)
     if name in _LITE_SIZES:
-        return _efficientnet_lite(name, weights)
-    if name in _RESNET_WEIGHTS:
-        return _resnet(name, weights)
-    known = ", ".join([*_LITE_SIZES, *_RESNET_WEIGHTS])
-    raise PipelineError(f"features.encoder: unknown encoder {name!r}; use one of {known}")
+        encoder = _efficientnet_lite(name, weights if weights_path is None else "none")
+    elif name in _RESNET_WEIGHTS:
+        encoder = _resnet(name, weights if weights_path is None else "none")
+    else:
+        known = ", ".join([*_LITE_SIZES, *_RESNET_WEIGHTS])
+        raise PipelineError(f"features.encoder: unknown encoder {name!r}; use one of {known}")
+    if weights_path is not None:
+        _load_weights_file(encoder, weights_path)
+        encoder.weights = weights
+    return encoder
+
+
+def _read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    verify_sha256(path, None)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
+        raise PipelineError(
+            f"{path}: not a torch state_dict file ({type(exc).__name__}); check features.weights_path"
+        ) from exc
+
+
+def _load_weights_file(encoder: Encoder, path: str | os.PathLike) -> None:
+    """Load a state_dict file of the whole network (classifier included) into ``encoder``."""
+    state = _read_state_dict(path)
+    try:
+        if encoder.name in _RESNET_WEIGHTS:  # the trunk's fc is an Identity: the classifier is loaded apart
+            encoder._model.load_state_dict({k: v for k, v in state.items() if not k.startswith("fc.")})
+            encoder._classifier.load_state_dict({k[3:]: v for k, v in state.items() if k.startswith("fc.")})
+        else:
+            encoder._model.load_state_dict(state)
+    except RuntimeError as exc:
+        problem = " ".join(str(exc).split("\n")[1:2]).strip() or str(exc)
+        raise PipelineError(
+            f"{path}: not weights of {encoder.name} ({problem}); "
+            f"set features.weights_path to a {encoder.name} state_dict, or to null"
+        ) from exc
+
+
+def download_weights(url: str, sha256: str, dest: str | os.PathLike) -> Path:
+    """Download a checkpoint to ``dest`` once, checked against ``sha256`` (the full hex digest or a prefix).
+
+    A file already at ``dest`` is checked, not downloaded again. The bytes land at ``dest`` only
+    when complete and matching, so a dead URL or a wrong checksum leaves nothing behind.
+
+    Raises
+    ------
+    PipelineError
+        The download failed, or the file's sha256 does not start with ``sha256``.
+    """
+    dest = Path(dest)
+    expected = sha256.lower()
+    if dest.is_file():
+        if not sha256_file(dest).startswith(expected):
+            raise PipelineError(
+                f"{dest}: its sha256 does not start with {expected} (corrupt or a different version); "
+                "delete it and run again to download it afresh"
+            )
+        return dest
+    with atomic_path(dest) as staged:
+        download(url, staged, None)
+        if not (actual := sha256_file(staged)).startswith(expected):
+            raise PipelineError(
+                f"{url}: downloaded sha256 {actual} does not start with the expected {expected}; "
+                f"nothing was saved to {dest}: check the URL, or set features.weights_path to a checked local copy"
+            )
+    return dest
 
 
 def _efficientnet_lite(name: str, weights: str) -> Encoder:
@@ -202,21 +287,29 @@ def _efficientnet_lite(name: str, weights: str) -> Encoder:
     return Encoder(name, weights, preprocessing, trunk, model._fc, model)
 
 
+def imagenet_checkpoint(name: str) -> tuple[str, str]:
+    """URL and sha256 prefix of ResNet ``name``'s torchvision ``IMAGENET1K_V1`` checkpoint."""
+    url = getattr(import_torchvision().models, _RESNET_WEIGHTS[name]).IMAGENET1K_V1.url
+    return url, _HASH_IN_NAME.search(url.rsplit("/", 1)[-1]).group(1)
+
+
 def _resnet(name: str, weights: str) -> Encoder:
     models = import_torchvision().models
     pretrained = getattr(models, _RESNET_WEIGHTS[name]).IMAGENET1K_V1
     model = getattr(models, name)(weights=None)
     if weights == "imagenet":
+        url, sha256 = imagenet_checkpoint(name)
+        file_name = url.rsplit("/", 1)[-1]
+        cache = Path(torch.hub.get_dir()) / "checkpoints" / file_name
         try:
-            state = pretrained.get_state_dict(progress=True, check_hash=True)
-        except (OSError, RuntimeError) as exc:
-            cache = f"{torch.hub.get_dir()}/checkpoints/{pretrained.url.rsplit('/', 1)[-1]}"
+            checkpoint = download_weights(url, sha256, cache)
+        except PipelineError as exc:
             raise PipelineError(
-                f"features.encoder {name}: cannot download its ImageNet weights from "
-                f"{pretrained.url} ({exc}); without internet, copy that file to {cache}, "
-                "or use encoder efficientnet_lite0, whose weights come with its pip package"
+                f"features.encoder {name}: cannot download its ImageNet weights: {exc} (the local copy's param "
+                f"is features.weights_path: {file_name}; or use encoder efficientnet_lite0, whose weights "
+                "come with its pip package)"
             ) from exc
-        model.load_state_dict(state)
+        model.load_state_dict(_read_state_dict(checkpoint))
     reference = pretrained.transforms()
     preprocessing = Preprocessing(
         resize=reference.resize_size[0],

@@ -7,10 +7,15 @@ worker by default: small single-threaded batches are the fastest way through a C
 dataset as soon as they come, so memory stays bounded by a few batches
 whatever the number of images. An image that cannot be decoded is skipped and reported; the
 file holds only decoded images, with ``image_ids`` aligned row by row with ``features``.
+
+On a CUDA device (``features.device``) the workers only decode and preprocess; this process runs
+the encoder on the device batch by batch (optionally under autocast), and the features are
+stored float32 all the same.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -47,21 +52,51 @@ class FeaturizeResult:
         Feature vector length.
     seconds : float
         Wall time of decoding plus inference.
+    device : str
+        Where the encoder ran (``features.device`` resolved).
     """
 
     images: int
     dim: int
     seconds: float
+    device: str
     skipped: list[dict[str, str]] = field(default_factory=list)
 
 
-class _EncodedBatches(Dataset):
-    """Item ``b``: batch ``b`` of ``paths`` decoded, preprocessed and encoded where it is asked for.
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
-    Returns ``(indices, features, failed)``: positions of the decoded images, their float32
-    features (len(indices), dim) and ``(position, error)`` of the images that did not decode. Run
-    in DataLoader workers, each worker does the whole job of its batches with its own threads, so
-    the workers keep every core busy with no hand-over of pixels between processes.
+
+def resolve_device(spec: str) -> torch.device:
+    """The torch device of ``features.device``: ``auto`` is the first CUDA device when there is one, else the CPU.
+
+    Raises
+    ------
+    PipelineError
+        A CUDA device asked for on a machine without CUDA, or an index past the last GPU.
+    """
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(spec)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise PipelineError(
+                f"features.device {spec}: CUDA is not available here (torch {torch.__version__}, "
+                f"built for CUDA {torch.version.cuda or 'none'}); use device: cpu or auto"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise PipelineError(
+                f"features.device {spec}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                f"numbered from 0; use one of them or auto"
+            )
+    return device
+
+
+class _DecodedBatches(Dataset):
+    """Item ``b``: batch ``b`` of ``paths`` decoded and preprocessed where it is asked for.
+
+    Returns ``(indices, pixels, failed)``: positions of the decoded images, their stacked input
+    tensor (len(indices), 3, crop, crop), or None when none decoded, and ``(position, error)`` of
+    the images that did not decode.
     """
 
     def __init__(self, encoder: Encoder, paths: Sequence[str], batch_size: int) -> None:
@@ -73,7 +108,7 @@ class _EncodedBatches(Dataset):
     def __len__(self) -> int:
         return -(-len(self.paths) // self.batch_size)
 
-    def __getitem__(self, batch: int) -> tuple[list[int], np.ndarray, list[tuple[int, str]]]:
+    def __getitem__(self, batch: int) -> tuple[list[int], torch.Tensor | None, list[tuple[int, str]]]:
         good: list[tuple[int, torch.Tensor]] = []
         failed: list[tuple[int, str]] = []
         for index in range(batch * self.batch_size, min((batch + 1) * self.batch_size, len(self.paths))):
@@ -81,11 +116,25 @@ class _EncodedBatches(Dataset):
                 good.append((index, self.transform(load_rgb(self.paths[index]))))
             except Exception as exc:  # any undecodable file is reported, never fatal
                 failed.append((index, f"{type(exc).__name__}: {exc}"))
-        if not good:
+        pixels = torch.stack([pixels for _, pixels in good]) if good else None
+        return [index for index, _ in good], pixels, failed
+
+
+class _EncodedBatches(_DecodedBatches):
+    """Item ``b``: batch ``b`` decoded, preprocessed and encoded where it is asked for (on the CPU).
+
+    Returns ``(indices, features, failed)`` with float32 features (len(indices), dim). Run in
+    DataLoader workers, each worker does the whole job of its batches with its own threads, so
+    the workers keep every core busy with no hand-over of pixels between processes.
+    """
+
+    def __getitem__(self, batch: int) -> tuple[list[int], np.ndarray, list[tuple[int, str]]]:
+        indices, pixels, failed = super().__getitem__(batch)
+        if pixels is None:
             return [], np.empty((0, self.encoder.dim), np.float32), failed
         with torch.inference_mode():
-            features = self.encoder.features(torch.stack([pixels for _, pixels in good]))
-        return [index for index, _ in good], features.numpy().astype(np.float32, copy=False), failed
+            features = self.encoder.features(pixels)
+        return indices, features.numpy().astype(np.float32, copy=False), failed
 
 
 def _as_is(item):
@@ -103,7 +152,13 @@ class _WorkerThreads:
 
 
 def encode_batches(
-    encoder: Encoder, paths: Sequence[str], batch_size: int, num_workers: int, threads: int = 0,
+    encoder: Encoder,
+    paths: Sequence[str],
+    batch_size: int,
+    num_workers: int,
+    threads: int = 0,
+    device: torch.device = torch.device("cpu"),
+    autocast: str = "none",
 ) -> Iterator[tuple[list[int], np.ndarray, list[tuple[int, str]]]]:
     """Yield the features of ``paths`` batch by batch, in order.
 
@@ -126,6 +181,11 @@ def encode_batches(
     threads : int
         Torch threads in all (0: one per available core), split among the workers; without
         workers, this process's current torch setting is used.
+    device : torch.device
+        Where the encoder runs. Off the CPU, the workers only decode and this process encodes on
+        ``device`` (the encoder must already be there, :meth:`Encoder.to`).
+    autocast : {"none", "bf16", "fp16"}
+        Mixed precision of the forward pass on a CUDA device; the features come back float32.
 
     Yields
     ------
@@ -136,6 +196,9 @@ def encode_batches(
     failed : list of (int, str)
         Positions and error messages of the images of this batch that did not decode.
     """
+    if device.type != "cpu":
+        yield from _encode_on_device(encoder, paths, batch_size, num_workers, device, autocast)
+        return
     threads = threads or len(os.sched_getaffinity(0))  # (without workers, the caller's setting holds)
     loader = DataLoader(
         _EncodedBatches(encoder, paths, batch_size),
@@ -148,6 +211,31 @@ def encode_batches(
         prefetch_factor=8 if num_workers else None,
     )
     yield from loader
+
+
+def _encode_on_device(
+    encoder: Encoder, paths: Sequence[str], batch_size: int, num_workers: int, device: torch.device, autocast: str,
+) -> Iterator[tuple[list[int], np.ndarray, list[tuple[int, str]]]]:
+    loader = DataLoader(
+        _DecodedBatches(encoder, paths, batch_size),
+        batch_size=None,
+        num_workers=num_workers,
+        collate_fn=_as_is,
+        worker_init_fn=_WorkerThreads(1) if num_workers else None,  # decoding needs no torch threads
+        pin_memory=True,
+        prefetch_factor=4 if num_workers else None,
+    )
+    precision = (
+        torch.autocast(device.type, dtype=AUTOCAST_DTYPES[autocast])
+        if autocast in AUTOCAST_DTYPES else contextlib.nullcontext()
+    )
+    for indices, pixels, failed in loader:
+        if pixels is None:
+            yield [], np.empty((0, encoder.dim), np.float32), failed
+            continue
+        with torch.inference_mode(), precision:
+            features = encoder.features(pixels.to(device, non_blocking=True))
+        yield indices, features.float().cpu().numpy(), failed
 
 
 def read_image_list(path: str | os.PathLike) -> pd.DataFrame:
@@ -175,7 +263,7 @@ def featurize(
         (utf-8, same order as the table, undecodable images left out), attributes ``encoder``,
         ``weights``, ``preprocessing`` (JSON string) and ``dim``.
     params : FeaturesParams
-        Encoder, weights, batch size, workers, threads and seed.
+        Encoder, weights (or their local file), batch size, workers, threads, device, autocast and seed.
     base_dir : path
         Directory relative image paths start from.
 
@@ -190,8 +278,9 @@ def featurize(
         Bad table, unavailable encoder weights, or not a single image decoded.
     """
     table = read_image_list(images_csv)
+    device = resolve_device(params.device)
     torch.set_num_threads(params.threads or len(os.sched_getaffinity(0)))
-    encoder = load_encoder(params.encoder, params.weights, params.seed)
+    encoder = load_encoder(params.encoder, params.weights, params.seed, params.weights_path).to(device)
     ids, paths = table["image_id"].tolist(), table["path"].tolist()
     skipped: list[dict[str, str]] = []
     start = time.perf_counter()
@@ -199,7 +288,8 @@ def featurize(
         write_attributes(h5, encoder.name, encoder.weights, encoder.preprocessing.to_json(), encoder.dim)
         writer = FeatureWriter(h5, encoder.dim, chunk_rows=params.batch_size)
         files = [str(Path(base_dir) / p) for p in paths]
-        batches = encode_batches(encoder, files, params.batch_size, params.num_workers, params.threads)
+        batches = encode_batches(encoder, files, params.batch_size, params.num_workers, params.threads,
+                                 device, params.autocast)
         with tqdm(total=len(paths), unit="img", desc=f"featurize {encoder.name}") as bar:
             for indices, features, failed in batches:
                 writer.append([ids[i] for i in indices], features)
@@ -211,5 +301,6 @@ def featurize(
                 f"(first error: {skipped[0]['path']}: {skipped[0]['error']}); check the image paths"
             )
     return FeaturizeResult(
-        images=writer.rows, dim=encoder.dim, seconds=time.perf_counter() - start, skipped=skipped
+        images=writer.rows, dim=encoder.dim, seconds=time.perf_counter() - start, device=str(device),
+        skipped=skipped,
     )

@@ -3,6 +3,7 @@ before torch is imported)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -19,6 +20,8 @@ EncoderName = Literal[
     "resnet152",
 ]
 WeightsName = Literal["imagenet", "none"]
+AutocastName = Literal["none", "bf16", "fp16"]
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,19 @@ class FeaturesParams:
 
     encoder: EncoderName = "efficientnet_lite0"
     weights: WeightsName = "imagenet"
+    weights_path: str | None = None
     batch_size: Annotated[int, AT_LEAST_ONE] = 4
     num_workers: Annotated[int, NON_NEGATIVE] = 2
     threads: Annotated[int, Range(ge=0, why="0: one per available core")] = 0
+    device: str = "cpu"
+    autocast: AutocastName = "none"
     seed: int = 0
+
+    def validate(self) -> None:
+        if not _DEVICE.fullmatch(self.device):
+            raise ValueError(f"device: {self.device!r} is not auto, cpu, cuda or cuda:N (N a GPU index)")
+        if self.device == "cpu" and self.autocast != "none":
+            raise ValueError(f"autocast: {self.autocast!r} works on a CUDA device only; use autocast: none on cpu")
+        if self.weights_path is not None and self.weights != "imagenet":
+            raise ValueError("weights_path: a weights file replaces the ImageNet download; set weights: imagenet "
+                             "or weights_path: null")

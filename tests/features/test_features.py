@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import urllib.error
+import functools
+import hashlib
+import http.server
+import socket
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,12 +20,13 @@ import torch
 import yaml
 from PIL import Image
 
-from pipeline.features.encoders import load_encoder
+from pipeline.features import encoders
+from pipeline.features.encoders import download_weights, import_torchvision, load_encoder
 from pipeline.core.errors import PipelineError
 from pipeline.artifacts.features import FeatureWriter
 from pipeline.core.params import checked
 from pipeline.features.decode import load_rgb
-from pipeline.features.featurize import featurize
+from pipeline.features.featurize import featurize, resolve_device
 from pipeline.features.params import FeaturesParams
 
 REPO = Path(__file__).resolve().parents[2]
@@ -215,14 +220,6 @@ def test_efficientnet_lite0_weights_recognise_real_photos(lite0) -> None:
     assert probabilities.argmax(dim=1).tolist() == [949, 340]  # ImageNet strawberry, zebra
 
 
-def test_resnet_weights_unavailable_offline_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("Name or service not known")
-
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setattr(torch.hub, "urlopen", offline)
-    with pytest.raises(PipelineError, match=r"cannot download .*resnet18-f37072fd\.pth.*efficientnet_lite0"):
-        load_encoder("resnet18", "imagenet")
 
 
 def test_random_weights_depend_only_on_seed() -> None:
@@ -281,25 +278,189 @@ def test_params_out_of_range() -> None:
     assert FeaturesParams().encoder == "efficientnet_lite0"
 
 
-def test_resnet_imagenet_weights_are_downloaded_with_their_hash_checked_and_loaded(tmp_path: Path,
-                                                                                   monkeypatch) -> None:
-    # A stand-in checkpoint (random weights, seeded) served by a fake download: the file name's hash
-    # prefix must be handed to the download for checking, and the weights must end up in the encoder.
-    from pipeline.features.encoders import import_torchvision
+RESNET_DIMS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048, "resnet152": 2048}
 
+
+@pytest.mark.parametrize("name", RESNET_DIMS)
+def test_every_resnet_gives_its_documented_dimension_through_featurize(tmp_path: Path, name: str) -> None:
+    for seed in (0, 1):
+        Image.fromarray(_noise((24, 20), seed)).save(tmp_path / f"{seed}.png")
+    table = _write_table(tmp_path / "images.csv", [("a", "0.png"), ("b", "1.png")])
+    params = FeaturesParams(encoder=name, weights="none", batch_size=2, num_workers=0, threads=2)
+
+    result = featurize(table, tmp_path / "features.h5", params, base_dir=tmp_path)
+
+    assert (result.images, result.dim, result.device) == (2, RESNET_DIMS[name], "cpu")
+    with h5py.File(tmp_path / "features.h5") as h5:
+        assert h5["features"].shape == (2, RESNET_DIMS[name]) and h5.attrs["dim"] == RESNET_DIMS[name]
+        rows = h5["features"][:]
+    assert np.isfinite(rows).all() and not np.array_equal(rows[0], rows[1])
+
+
+@pytest.fixture()
+def resnet18_state(tmp_path: Path) -> tuple[dict[str, torch.Tensor], Path]:
+    """A resnet18 state_dict with random weights (seeded), saved to a file as torchvision ships them."""
     torch.manual_seed(5)
     state = import_torchvision().models.resnet18(weights=None).state_dict()
-    downloads = []
+    path = tmp_path / "served" / "resnet18-test.pth"
+    path.parent.mkdir()
+    torch.save(state, path)
+    return state, path
 
-    def download(url, dst, hash_prefix=None, progress=True):
-        downloads.append((url.rsplit("/", 1)[-1], hash_prefix))
-        torch.save(state, dst)
 
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
-    encoder = load_encoder("resnet18", "imagenet")
-    assert downloads == [("resnet18-f37072fd.pth", "f37072fd")]
+@pytest.fixture()
+def weights_server(resnet18_state):
+    """Base URL of an HTTP server on 127.0.0.1 serving the folder of the saved state_dict."""
+    _, path = resnet18_state
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(path.parent))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _assert_loaded(encoder, state: dict[str, torch.Tensor]) -> None:
     loaded = encoder._model.state_dict()
     assert all(torch.equal(loaded[key], value) for key, value in state.items() if not key.startswith("fc."))
     assert torch.equal(encoder._classifier.weight, state["fc.weight"])
     assert torch.equal(encoder._classifier.bias, state["fc.bias"])
+
+
+def test_resnet_imagenet_weights_are_downloaded_checked_and_loaded(tmp_path: Path, monkeypatch, resnet18_state,
+                                                                   weights_server) -> None:
+    state, served = resnet18_state
+    sha256 = hashlib.sha256(served.read_bytes()).hexdigest()
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(encoders, "imagenet_checkpoint", lambda name: (f"{weights_server}/{served.name}", sha256[:8]))
+
+    encoder = load_encoder("resnet18", "imagenet")
+
+    cached = tmp_path / "torch" / "hub" / "checkpoints" / served.name
+    assert cached.read_bytes() == served.read_bytes()
+    assert [p.name for p in cached.parent.iterdir()] == [served.name], "temporary file left behind"
+    _assert_loaded(encoder, state)
+    served.unlink()  # a second load uses the checked cache, not the network
+    _assert_loaded(load_encoder("resnet18", "imagenet"), state)
+
+
+def test_download_with_a_full_sha256_and_a_wrong_one(tmp_path: Path, resnet18_state, weights_server) -> None:
+    _, served = resnet18_state
+    url, sha256 = f"{weights_server}/{served.name}", hashlib.sha256(served.read_bytes()).hexdigest()
+
+    with pytest.raises(PipelineError) as wrong:
+        download_weights(url, "0" * 64, tmp_path / "cache" / "w.pth")
+    message = str(wrong.value)
+    assert "\n" not in message and url in message and "does not start with the expected 0000" in message
+    assert "features.weights_path" in message
+    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir()), "partial file left"
+
+    assert download_weights(url, sha256, tmp_path / "cache" / "w.pth").read_bytes() == served.read_bytes()
+    with pytest.raises(PipelineError, match=r"w\.pth: its sha256 does not start with 1234.*delete it"):
+        download_weights(url, "1234abcd", tmp_path / "cache" / "w.pth")
+
+
+def test_resnet_weights_from_a_dead_url_are_one_clear_error(tmp_path: Path, monkeypatch) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/resnet18-f37072fd.pth"
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(encoders, "imagenet_checkpoint", lambda name: (url, "f37072fd"))
+
+    with pytest.raises(PipelineError) as dead:
+        load_encoder("resnet18", "imagenet")
+
+    message = str(dead.value)
+    assert "\n" not in message and url in message and "download failed" in message
+    assert "features.weights_path: resnet18-f37072fd.pth" in message and "efficientnet_lite0" in message
+    assert not (tmp_path / "torch").exists() or not [p for p in (tmp_path / "torch").rglob("*") if p.is_file()]
+
+
+def test_the_real_resnet_checkpoints_are_named_by_their_sha256() -> None:
+    url, sha256 = encoders.imagenet_checkpoint("resnet18")
+    assert (url, sha256) == ("https://download.pytorch.org/models/resnet18-f37072fd.pth", "f37072fd")
+
+
+def test_stage_script_dead_url_and_local_weights_file(tmp_path: Path, images, resnet18_state, monkeypatch) -> None:
+    state, weights_file = resnet18_state
+    _write_table(tmp_path / "images.csv", images)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{_closed_port()}")  # the real URL, unreachable
+
+    offline = _run_stage(tmp_path, {"encoder": "resnet18", "num_workers": 0}, "--images", "images.csv")
+    assert offline.returncode == 2
+    (line,) = offline.stderr.strip().splitlines()[-1:]
+    assert line.startswith("error: features.encoder resnet18: cannot download") and "weights_path" in line
+    assert "Traceback" not in offline.stderr and not (tmp_path / "data" / "features" / "features.h5").exists()
+    assert not (tmp_path / "torch").exists() or not [p for p in (tmp_path / "torch").rglob("*") if p.is_file()]
+
+    params = {"encoder": "resnet18", "weights_path": str(weights_file), "num_workers": 0}
+    local = _run_stage(tmp_path, params, "--images", "images.csv")
+    assert local.returncode == 0, local.stderr
+    with h5py.File(tmp_path / "data" / "features" / "features.h5") as h5:
+        stored = h5["features"][:]
+        assert h5.attrs["weights"] == "imagenet"
+    encoder = load_encoder("resnet18", "imagenet", weights_path=weights_file)
+    _assert_loaded(encoder, state)
+    transform = encoder.preprocessing.transform()
+    with torch.inference_mode():
+        expected = encoder.features(torch.stack([transform(load_rgb(tmp_path / p)) for _, p in images])).numpy()
+    np.testing.assert_allclose(stored, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_weights_path_errors(tmp_path: Path, resnet18_state) -> None:
+    _, weights_file = resnet18_state
+    with pytest.raises(PipelineError, match=r"gone\.pth: file not found"):
+        load_encoder("resnet18", "imagenet", weights_path=tmp_path / "gone.pth")
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(PipelineError, match=r"junk\.pth: not a torch state_dict file"):
+        load_encoder("resnet18", "imagenet", weights_path=tmp_path / "junk.pth")
+    with pytest.raises(PipelineError, match=r"resnet18-test\.pth: not weights of resnet50 \(.*\); set features"):
+        load_encoder("resnet50", "imagenet", weights_path=weights_file)
+    with pytest.raises(PipelineError, match="params features: weights_path: .* set weights: imagenet"):
+        checked(FeaturesParams(weights="none", weights_path="w.pth"), "features")
+
+
+@pytest.mark.parametrize(("values", "error"), [
+    ({"device": "gpu"}, r"params features: device: 'gpu' is not auto, cpu, cuda or cuda:N"),
+    ({"device": "cuda:x"}, r"'cuda:x' is not auto"),
+    ({"autocast": "fp8"}, r"params features.autocast: 'fp8' is not one of 'none', 'bf16', 'fp16'$"),
+    ({"device": "cpu", "autocast": "bf16"}, r"autocast: 'bf16' works on a CUDA device only"),
+])
+def test_device_params_are_checked(values: dict, error: str) -> None:
+    with pytest.raises(PipelineError, match=error):
+        checked(FeaturesParams(**values), "features")
+    checked(FeaturesParams(device="cuda:1", autocast="fp16"), "features")
+    checked(FeaturesParams(device="auto", autocast="bf16"), "features")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the behaviour without CUDA")
+def test_without_cuda_auto_is_the_cpu_and_cuda_is_one_clear_error(tmp_path: Path, images) -> None:
+    assert resolve_device("auto") == torch.device("cpu") and resolve_device("cpu") == torch.device("cpu")
+    for spec in ("cuda", "cuda:1"):
+        with pytest.raises(PipelineError, match=rf"features.device {spec}: CUDA is not available .*use device: cpu"):
+            resolve_device(spec)
+    _write_table(tmp_path / "images.csv", images)
+    run = _run_stage(tmp_path, {"encoder": "resnet18", "weights": "none", "device": "cuda:0"}, "--images", "images.csv")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith("error: features.device cuda:0: CUDA is not available")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("autocast", ["none", "bf16"])
+def test_cuda_features_are_float32_and_agree_with_the_cpu(tmp_path: Path, images, autocast: str) -> None:
+    table = _write_table(tmp_path / "images.csv", images)
+    featurize(table, tmp_path / "cpu.h5", TINY, base_dir=tmp_path)
+    on_cuda = replace(TINY, device="cuda", autocast=autocast, num_workers=2)
+    assert featurize(table, tmp_path / "cuda.h5", on_cuda, base_dir=tmp_path).device == "cuda"
+    with h5py.File(tmp_path / "cpu.h5") as cpu, h5py.File(tmp_path / "cuda.h5") as cuda:
+        assert cuda["features"].dtype == np.float32
+        assert cuda["image_ids"][:].tolist() == cpu["image_ids"][:].tolist()
+        tolerance = 1e-3 if autocast == "none" else 5e-2
+        assert relative_distance(cuda["features"][:], cpu["features"][:]) < tolerance
