@@ -21,6 +21,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_path
 from pipeline.images.params import MapImagesParams, SplitParams
 from pipeline.images.sources import Found
+from pipeline.images.subset import subset_images
 from pipeline.images.wordnet import words_covering
 
 SPLITS = ("train", "val", "test")
@@ -80,7 +81,9 @@ def build_mapping(params: MapImagesParams, wn: WordNetCorpusReader, vocabulary: 
                   found: list[Found]) -> Mapping:
     """Link vocabulary words to the mapped images and split them.
 
-    Images whose synset no vocabulary word covers within the generality bound are moved to
+    With ``images.max_images`` or ``images.max_per_synset`` set, only the seeded subset of the mapped
+    images (:func:`pipeline.images.subset.subset_images`) is considered, and its counts are in the
+    metrics under ``subset``. Images whose synset no vocabulary word covers within the generality bound are moved to
     the unmapped list with that reason.
 
     Raises
@@ -88,6 +91,9 @@ def build_mapping(params: MapImagesParams, wn: WordNetCorpusReader, vocabulary: 
     PipelineError
         If no image maps to a synset, or no word of the vocabulary covers any image.
     """
+    subset = None
+    if params.images.max_images is not None or params.images.max_per_synset is not None:
+        found, subset = subset_images(found, params.images.max_images, params.images.max_per_synset, params.seed)
     mapped = [f for f in found if f.wnid]
     unmapped = [f for f in found if not f.wnid]
     if not mapped:
@@ -118,6 +124,8 @@ def build_mapping(params: MapImagesParams, wn: WordNetCorpusReader, vocabulary: 
     splits = split_images(kept, params.split, params.seed)
     result = Mapping(kept, splits, links, sorted(unmapped, key=lambda f: f.image_id), too_general)
     result.metrics = _metrics(result, params)
+    if subset is not None:  # absent by default, so that the default run's statistics stay as they were
+        result.metrics["subset"] = subset
     return result
 
 

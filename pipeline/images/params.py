@@ -68,6 +68,10 @@ class ImageSourceParams:
     skip : list of str
         Image-id prefixes left out as abstract or unlabelled (symbols, letters, category icons);
         they are listed in unmapped.csv.
+    max_images, max_per_synset : int or None
+        Keep a seeded subset of the mapped images (``map_images.seed``; see
+        :mod:`pipeline.images.subset`): at most this many in all (spread evenly over the synsets)
+        and per synset; ``None`` keeps them all. The images left out are not listed in unmapped.csv.
     """
 
     source: Literal["packaged", "imagenet_dir", "tiny_imagenet"] = "packaged"
@@ -85,6 +89,8 @@ class ImageSourceParams:
         "tuxpaint/symbols/alphabets/", "tuxpaint/symbols/faces/", "tuxpaint/symbols/math/",
         "tuxpaint/symbols/money/00_symbols/", "tuxpaint/symbols/music/", "tuxpaint/symbols/shapes/",
         "gcompris/categorization/images/alphabets/", "gcompris/categorization/images/numbers/"])
+    max_images: Annotated[int, AT_LEAST_ONE] | None = None
+    max_per_synset: Annotated[int, AT_LEAST_ONE] | None = None
 
     def validate(self) -> None:
         if self.source == "imagenet_dir" and not self.path:

@@ -6,6 +6,7 @@ becomes a synset).
 
 from __future__ import annotations
 
+import os
 import re
 import zipfile
 import zlib
@@ -78,19 +79,20 @@ def scan_imagenet_dir(root: str | Path, wn: WordNetCorpusReader, source: str = "
     root = Path(root)
     if not root.is_dir():
         raise PipelineError(f"map_images.images.path {root}: not a directory; point it at the images")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
-    annotated: dict[Path, str] = {}
-    for annotation_file in sorted(root.rglob("val_annotations.txt")):
-        for line in annotation_file.read_text().splitlines():
+    files, annotation_files = _list_tree(root)
+    annotated: dict[str, str] = {}
+    for annotation_file in sorted(annotation_files):
+        folder = annotation_file.rpartition("/")[0]
+        for line in (root / annotation_file).read_text().splitlines():
             parts = line.split("\t")
             if len(parts) >= 2:
-                annotated[annotation_file.parent / "images" / parts[0]] = parts[1]
-                annotated[annotation_file.parent / parts[0]] = parts[1]
+                for rel in (f"{folder}/images/{parts[0]}", f"{folder}/{parts[0]}"):
+                    annotated[rel.lstrip("/")] = parts[1]
+    prefix = "" if str(root) == "." else f"{root}/"  # as str(root / rel), without a Path per file
     found, valid = [], {}
-    for file in tqdm(files, desc=f"scan {root.name}", unit="img", mininterval=1.0):
-        rel = file.relative_to(root)
-        wnid = annotated.get(file) or _wnid_from_path(rel)
-        image_id, path = f"{source}/{rel.as_posix()}", str(root / rel)
+    for rel in tqdm(sorted(files), desc=f"scan {root.name}", unit="img", mininterval=1.0):
+        wnid = annotated.get(rel) or _wnid_from_path(rel)
+        image_id, path = f"{source}/{rel}", f"{prefix}{rel}"
         if wnid is None:
             found.append(Found(image_id, source, path, None, "", "no wnid in its folders, file name or annotations"))
             continue
@@ -103,11 +105,34 @@ def scan_imagenet_dir(root: str | Path, wn: WordNetCorpusReader, source: str = "
     return found
 
 
-def _wnid_from_path(rel: Path) -> str | None:
-    for folder in reversed(rel.parts[:-1]):
+def _list_tree(root: Path) -> tuple[list[str], list[str]]:
+    """The image files and ``val_annotations.txt`` files under ``root``, as ``/``-joined paths relative to it.
+
+    One ``os.scandir`` pass (a file's type comes with its directory entry, so a 1.28M-file ILSVRC
+    tree is listed without a stat per file); symlinked folders are not entered, as ``Path.rglob``.
+    """
+    images, annotations = [], []
+    folders = [""]
+    while folders:
+        folder = folders.pop()
+        with os.scandir(root / folder) as entries:
+            for entry in entries:
+                rel = f"{folder}/{entry.name}" if folder else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(rel)
+                elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS and entry.is_file():
+                    images.append(rel)
+                elif entry.name == "val_annotations.txt" and entry.is_file():
+                    annotations.append(rel)
+    return images, annotations
+
+
+def _wnid_from_path(rel: str) -> str | None:
+    *folders, name = rel.split("/")
+    for folder in reversed(folders):
         if is_wnid(folder):
             return folder
-    match = re.match(r"(n\d{8})(?:[_.\-]|$)", rel.name)
+    match = re.match(r"(n\d{8})(?:[_.\-]|$)", name)
     return match.group(1) if match else None
 
 

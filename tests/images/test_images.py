@@ -10,6 +10,7 @@ import subprocess
 import sys
 import zipfile
 import zlib
+from collections import Counter
 from pathlib import Path
 
 import nltk
@@ -359,6 +360,20 @@ def test_stage_end_to_end(tmp_path, tiny_dir, nltk_cache):
     assert _stage(tmp_path, params, vectors, nltk_cache).returncode == 0
     after = {p.name: p.read_bytes() for p in [out / "mapping.json", *sorted((out / "mapping").iterdir())]}
     assert before == after
+
+
+def test_stage_subset(tmp_path, tiny_dir, nltk_cache):
+    vectors = _vectors(tmp_path / "vectors.kv", ["tench", "goldfish", "dog", "cat"])
+    params = {"max_synset_share": 1, "images": {"source": "imagenet_dir", "path": str(tiny_dir),
+                                                "max_images": 13, "max_per_synset": 5}}
+    result = _stage(tmp_path, params, vectors, nltk_cache)
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader((tmp_path / "out" / "mapping" / "images.csv").open()))
+    assert sorted(Counter(r["wnid"] for r in rows).values()) == [3, 3, 3, 4]
+    metrics = json.loads((tmp_path / "out" / "mapping.json").read_text())
+    assert metrics["images"]["total"] == 13
+    assert metrics["subset"] == {"max_images": 13, "max_per_synset": 5, "images_listed": 32, "images_kept": 13,
+                                 "synsets_listed": 4, "synsets_kept": 4}
 
 
 @pytest.mark.parametrize("case, message", [
