@@ -4,7 +4,9 @@
 
 Matching, both directions: P@1 / P@5 / P@10 by dot and by cosine with the 95% bootstrap interval of
 P@1, the paper's numbers, and each model's paired P@1 difference to the reference model (bold where
-its interval excludes zero). Word similarity: each word space's Spearman with its interval and, for
+its interval excludes zero). With ``--seeds`` (``bench/seeds.py``'s output) each P@1 gets its mean ± std over
+``train.seed`` and a difference is bold ("better") only when its interval excludes zero AND it exceeds twice
+the seed std of that difference. Word similarity: each word space's Spearman with its interval and, for
 the grounded spaces, the paired difference to the pretrained vectors.
 """
 
@@ -33,11 +35,25 @@ def precision(entry: dict) -> str:
     return text
 
 
-def difference(entry: dict | None, scale: float, digits: int) -> str:
+def is_better(entry: dict, seed_std: float | None = None) -> bool:
+    """A paired difference counts as real when its bootstrap interval excludes 0 and, given the seed std of
+    that difference, when it is also larger than twice it."""
+    low, high = entry["ci"]
+    excludes_zero = low > 0 or high < 0
+    return excludes_zero and (seed_std is None or abs(entry["diff"]) > 2 * seed_std)
+
+
+def seed_cell(seeds: dict | None, key: str) -> str:
+    if not seeds or key not in seeds:
+        return ""
+    return f" ({100 * seeds[key]['mean']:.1f} ± {100 * seeds[key]['std']:.1f} over seeds)"
+
+
+def difference(entry: dict | None, scale: float, digits: int, seed_std: float | None = None) -> str:
     if not entry:
         return "-"
     low, high = entry["ci"]
-    bold = "**" if low > 0 or high < 0 else ""
+    bold = "**" if is_better(entry, seed_std) else ""
     return f"{bold}{scale * entry['diff']:+.{digits}f} [{scale * low:+.{digits}f}, {scale * high:+.{digits}f}]{bold}"
 
 
@@ -45,8 +61,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--details", default=str(run_path(".", "metrics")), help="the evaluate stage's details JSON")
     parser.add_argument("--reference", default=BASELINE_MODEL, help="evaluate.reference_model of that run")
+    parser.add_argument("--seeds", help="bench/seeds.py's output: seed mean ± std, and the 2x seed std rule")
     args = parser.parse_args()
     details = json.loads(Path(args.details).read_text())
+    seeds = json.loads(Path(args.seeds).read_text())["matching"] if args.seeds else {}
     matching = details["matching"]
     names = [*(n for n in LABELS if n in matching), *(n for n in matching if n not in LABELS)]
     for direction in ("image_to_word", "word_to_image"):
@@ -57,8 +75,10 @@ def main() -> None:
         print("|---|---|---|---|---|---|")
         for name in names:
             scores = matching[name][direction]
-            cells = [precision(scores[s]) for s in ("dot", "cos")]
-            cells += [difference(scores[s].get(f"vs_{args.reference}", {}).get("p1"), 100, 1) for s in ("dot", "cos")]
+            spreads = {s: seeds.get(name, {}).get(direction, {}).get(s) for s in ("dot", "cos")}
+            cells = [precision(scores[s]) + seed_cell(spreads[s], "p1") for s in ("dot", "cos")]
+            cells += [difference(scores[s].get(f"vs_{args.reference}", {}).get("p1"), 100, 1,
+                                 (spreads[s] or {}).get("diff_p1", {}).get("std")) for s in ("dot", "cos")]
             paper = paper_matching(name, direction)
             paper_cell = " / ".join(map(str, paper)) if paper else "-"
             print(f"| {LABELS.get(name, name)} | {paper_cell} | {' | '.join(cells)} |")

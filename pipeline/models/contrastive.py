@@ -11,7 +11,8 @@ Both are multi-positive: for a link ``(image, word)`` the loss is
 ``-log(exp(l_iw) / (exp(l_iw) + sum_n exp(l_in)))`` where the negatives ``n`` exclude every other
 positive, so an image's other linked words (its hypernyms, ``dog`` and ``animal`` beside ``beagle``)
 are never its negatives, and images that share a word are never negatives for that word
-(:func:`masked_info_nce`). The loss is averaged over the links of the batch.
+(:func:`masked_info_nce`). The loss is averaged over the links of the batch (``multi_positive: per_link``) or over
+each image's links first, then the images (``per_image``).
 
 Words are either frozen (the pretrained space, what zero-shot needs) or learnable (grounded); the
 learnable rows are pulled toward their pretrained vectors by ``anchor * mean ||t - t_0||^2``.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -55,11 +57,15 @@ def masked_info_nce(logits: torch.Tensor, positive: torch.Tensor) -> tuple[torch
     (Tensor, int)
         The summed loss over the positives (a scalar) and their number.
     """
+    return positive_pair_losses(logits, positive).sum(), int(positive.sum())
+
+
+def positive_pair_losses(logits: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
+    """The (n, m) loss of every positive against its row's non-positives (0 off the positives)."""
     negatives = logits.masked_fill(positive, -math.inf)
     negative_lse = torch.logsumexp(negatives, dim=1, keepdim=True)  # -inf where a row has no negative
     per_pair = torch.logaddexp(logits, negative_lse) - logits
-    per_pair = torch.where(positive, per_pair, torch.zeros_like(per_pair))
-    return per_pair.sum(), int(positive.sum())
+    return torch.where(positive, per_pair, torch.zeros_like(per_pair))
 
 
 def unit_rows_torch(matrix: torch.Tensor) -> torch.Tensor:
@@ -68,22 +74,49 @@ def unit_rows_torch(matrix: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(matrix, dim=1)
 
 
-def symmetric_loss(logits: torch.Tensor, positive: torch.Tensor) -> tuple[torch.Tensor, float]:
+def per_row_info_nce(logits: torch.Tensor, positive: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """:func:`masked_info_nce` averaged within each row first: every row with a positive weighs the same,
+    however many positives it has.
+
+    Returns
+    -------
+    (Tensor, int)
+        The sum over rows with a positive of their mean positive loss, and the number of those rows.
+    """
+    per_pair = positive_pair_losses(logits, positive)
+    counts = positive.sum(1)
+    rows = counts > 0
+    return (per_pair.sum(1)[rows] / counts[rows]).sum(), int(rows.sum())
+
+
+MultiPositiveLoss = Literal["per_link", "per_image"]
+
+
+def symmetric_loss(
+    logits: torch.Tensor, positive: torch.Tensor, multi_positive: MultiPositiveLoss = "per_link",
+) -> tuple[torch.Tensor, float]:
     """Mean of the image -> word and word -> image masked InfoNCE losses of one batch.
 
     ``logits`` and ``positive`` are (batch images, mapped words). Image -> word ranks every column
     for each image; word -> image ranks the batch's images for each word linked to one of them.
+    ``multi_positive``: ``per_link`` averages both directions over the links (an image with more
+    links weighs more); ``per_image`` averages each image's (each word's) positives first, then
+    the images (the words) of each direction.
 
     Returns
     -------
     (Tensor, float)
         The loss and the share of batch images whose top-scored word is one of theirs.
     """
-    i2w, pairs = masked_info_nce(logits, positive)
     present = positive.any(0)
+    hits = positive.gather(1, logits.argmax(1, keepdim=True)).float().mean()
+    if multi_positive == "per_image":
+        i2w, images = per_row_info_nce(logits, positive)
+        w2i, words = per_row_info_nce(logits[:, present].T, positive[:, present].T)
+        return (i2w / max(images, 1) + w2i / max(words, 1)) / 2, float(hits)
+    i2w, pairs = masked_info_nce(logits, positive)
     w2i, _ = masked_info_nce(logits[:, present].T, positive[:, present].T)
     loss = (i2w + w2i) / (2 * max(pairs, 1))
-    hits = positive.gather(1, logits.argmax(1, keepdim=True)).float().mean()
     return loss, float(hits)
 
 
@@ -200,7 +233,7 @@ def train(
             rows = torch.from_numpy(order[start:start + params.batch_size])
             v = features[rows] @ projection
             logits = scale_value(log_scale) * energy_matrix(v, words, params.energy, unit_rows_torch)
-            loss, hit = symmetric_loss(logits, batches.incidence[rows])
+            loss, hit = symmetric_loss(logits, batches.incidence[rows], params.multi_positive)
             if params.update_words and params.anchor:
                 loss = loss + params.anchor * (words - start_words).pow(2).sum(1).mean()
             optimizer.zero_grad()

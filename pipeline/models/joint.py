@@ -150,7 +150,7 @@ def train(
                 with torch.enable_grad():
                     v = features[rows] @ projection
                     logits = scale_value(log_scale) * energy_matrix(v, mapped_words, params.energy, unit_rows_torch)
-                    loss, hit = symmetric_loss(logits, batches.incidence[rows])
+                    loss, hit = symmetric_loss(logits, batches.incidence[rows], params.multi_positive)
                     if params.anchor:
                         loss = loss + params.anchor * (mapped_words - start_mapped).pow(2).sum(1).mean()
                     optimizer.zero_grad()

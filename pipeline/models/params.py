@@ -197,6 +197,9 @@ class ImageLossParams:
         Scale each CNN feature to unit L2 norm before projecting.
     center_features : bool
         Subtract the mean (prepared) training feature before projecting.
+    multi_positive : {"per_link", "per_image"}
+        Averaging of the multi-positive loss: over every link of the batch, or each image's
+        (word's) positives first and then the images (words), so that every image weighs the same.
     """
 
     anchor: Annotated[float, NON_NEGATIVE] = 1.0
@@ -215,6 +218,7 @@ class ImageLossParams:
     patience: Annotated[int, NON_NEGATIVE] = 3
     normalize_features: bool = True
     center_features: bool = True
+    multi_positive: Literal["per_link", "per_image"] = "per_link"
 
 
 @dataclass(frozen=True)

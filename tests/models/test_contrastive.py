@@ -99,6 +99,40 @@ def test_masked_info_nce_never_uses_another_positive_as_a_negative():
     assert leaf.grad[0, 2].item() > 0 and leaf.grad[1, 0].item() > 0  # true negatives are pushed down
 
 
+def test_per_image_loss_averages_each_rows_positives_first():
+    # 3 images x 4 words: image 0 has three positives, image 1 one, image 2 two.
+    logits = torch.tensor([[1.0, 0.5, -0.2, 0.3],
+                           [0.1, 2.0, 0.4, -1.0],
+                           [0.6, -0.3, 1.1, 0.8]])
+    positive = torch.tensor([[True, True, True, False],
+                             [False, True, False, False],
+                             [False, False, True, True]])
+    v = logits.tolist()
+
+    def row_mean(values, pos):
+        """Hand value of one row: mean over p in P of -log(e^s_p / (e^s_p + sum_{n not in P} e^s_n))."""
+        negatives = [x for x, is_pos in zip(values, pos) if not is_pos]
+        losses = [lse(x, *negatives) - x for x, is_pos in zip(values, pos) if is_pos]
+        return sum(losses) / len(losses)
+
+    pos = positive.tolist()
+    i2w = [row_mean(v[r], pos[r]) for r in range(3)]
+    w2i = [row_mean([v[r][c] for r in range(3)], [pos[r][c] for r in range(3)]) for c in range(4)]
+    expected = (sum(i2w) / 3 + sum(w2i) / 4) / 2
+    loss, _ = symmetric_loss(logits, positive, "per_image")
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    # per_link weighs image 0's three links three times: another number on the same batch.
+    per_link, _ = symmetric_loss(logits, positive, "per_link")
+    assert per_link.item() != pytest.approx(loss.item(), rel=1e-3)
+
+
+def test_per_image_and_per_link_agree_with_one_positive_per_row_and_column():
+    logits = torch.tensor([[1.0, 0.2, -0.5], [0.3, 0.9, 0.1], [-0.2, 0.4, 1.5]])
+    positive = torch.eye(3, dtype=torch.bool)
+    assert symmetric_loss(logits, positive, "per_image")[0].item() == pytest.approx(
+        symmetric_loss(logits, positive, "per_link")[0].item(), rel=1e-6)
+
+
 def test_a_positive_without_negatives_costs_nothing():
     total, count = masked_info_nce(torch.tensor([[3.0, -2.0]]), torch.tensor([[True, True]]))
     assert total.item() == 0.0 and count == 2
@@ -210,6 +244,8 @@ def test_no_training_link_is_refused():
     ({"anchor": -1.0}, r"params train.contrastive.anchor: must be >= 0, got -1.0$"),
     ({"optimizer": "rmsprop"}, r"params train.contrastive.optimizer: 'rmsprop' is not one of 'adam', 'sgd'$"),
     ({"momentum": 1.0}, r"params train.contrastive.momentum: must be >= 0 and < 1, got 1.0$"),
+    ({"multi_positive": "per_word"},
+     r"params train.contrastive.multi_positive: 'per_word' is not one of 'per_link', 'per_image'$"),
 ])
 def test_invalid_params_are_refused_in_one_line(change, message):
     with pytest.raises(PipelineError, match=message):
@@ -239,3 +275,12 @@ def test_training_never_touches_a_held_out_image():
     assert np.isfinite(trained.projection.projection).all()
     assert np.isfinite(trained.word_vectors).all()
     assert all(np.isfinite(entry.loss) for entry in trained.log)
+
+
+def test_multi_positive_reaches_training():
+    """The hierarchy world gives images several links (word and hypernym), so the two averagings train apart."""
+    inputs = hierarchy_world()
+    common = dict(update_words=False, epochs=2, patience=0, batch_size=16)
+    per_link = train(inputs, ContrastiveParams(multi_positive="per_link", **common), seed=0)
+    per_image = train(inputs, ContrastiveParams(multi_positive="per_image", **common), seed=0)
+    assert not np.allclose(per_link.projection.projection, per_image.projection.projection)

@@ -1,0 +1,74 @@
+"""Seed spread of the matching results: ``train.seed`` swept, each model's P@1 mean and std.
+
+    python bench/seeds.py --seeds 0 1 2 3 4 --out results/seeds.json [-S key=value ...]
+
+A direct loop of ``dvc exp run -S train.seed=N`` (a DVC queue would run its workers side by side, which
+2 shared cores cannot afford), each followed by reading that experiment's ``results/evaluate.json``. Only
+the train and evaluate stages re-run. Writes, per model, direction and score, the mean and the sample
+std of P@1 and of its paired difference to the reference model, which
+``bench/results_tables.py --seeds`` shows beside the bootstrap interval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, run_path  # noqa: E402
+
+from pipeline.models.registry import BASELINE_MODEL  # noqa: E402
+
+
+def spread(values: list[float]) -> dict:
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "values": values}
+
+
+def summarise(runs: list[dict], reference: str) -> dict:
+    """Per model / direction / score: the spread of P@1 and of ``vs_<reference>`` P@1 over ``runs`` (evaluate
+    details, one per seed)."""
+    out: dict = {}
+    for model, directions in runs[0]["matching"].items():
+        for direction, scores in directions.items():
+            for score in scores:
+                entries = [run["matching"][model][direction][score] for run in runs]
+                cell = {"p1": spread([e["p1"] for e in entries])}
+                diffs = [e[f"vs_{reference}"]["p1"]["diff"] for e in entries if f"vs_{reference}" in e]
+                if len(diffs) == len(entries):
+                    cell["diff_p1"] = spread(diffs)
+                out.setdefault(model, {}).setdefault(direction, {})[score] = cell
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--reference", default=BASELINE_MODEL, help="evaluate.reference_model of the runs")
+    parser.add_argument("--out", default="results/seeds.json")
+    parser.add_argument("-S", dest="overrides", action="append", default=[], help="extra dvc exp run -S params")
+    args = parser.parse_args()
+    if len(args.seeds) < 2:
+        parser.error("a spread needs at least 2 seeds")
+    details = run_path(REPO, "metrics")
+    runs = []
+    for seed in args.seeds:
+        extra = [flag for override in args.overrides for flag in ("-S", override)]
+        subprocess.run(["dvc", "exp", "run", "-S", f"train.seed={seed}", *extra], cwd=REPO, check=True)
+        runs.append(json.loads(details.read_text()))
+        print(f"seed {seed}: done", flush=True)
+    summary = {"seeds": args.seeds, "overrides": args.overrides, "reference": args.reference,
+               "matching": summarise(runs, args.reference)}
+    Path(args.out).write_text(json.dumps(summary, indent=1))
+    for model, directions in summary["matching"].items():
+        cells = [f"{d} {s} {100 * c['p1']['mean']:.1f}±{100 * c['p1']['std']:.1f}"
+                 for d, scores in directions.items() for s, c in scores.items()]
+        print(f"{model}: " + "; ".join(cells))
+
+
+if __name__ == "__main__":
+    main()
