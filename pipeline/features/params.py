@@ -31,3 +31,5 @@ class FeaturesParams:
     num_workers: Annotated[int, NON_NEGATIVE] = 2
     threads: Annotated[int, Range(ge=0, why="0: one per available core")] = 0
     seed: int = 0
+    procs: Annotated[int, AT_LEAST_ONE] = 1
+    shard_size: Annotated[int, AT_LEAST_ONE] = 10000
