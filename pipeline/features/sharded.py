@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -117,6 +118,11 @@ def featurize_sharded(
         shards = shard_dir(output)
         shards.mkdir(parents=True, exist_ok=True)
         count = -(-len(paths) // params.shard_size)
+        if rank == 0:
+            done = sum(shard_finished(shard_path(shards, k)) for k in range(count))
+            if done:
+                print(f"featurize: resuming, {done} of {count} shards already finished in {shards}",
+                      file=sys.stderr)
         mine = [k for k in range(rank, count, world) if not shard_finished(shard_path(shards, k))]
         start = time.perf_counter()
         rows = sum(min(params.shard_size, len(paths) - k * params.shard_size) for k in mine)
