@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -25,9 +26,21 @@ def main() -> None:
     params = load_section(FeaturesParams, "features", args.params)
 
     # Imported once the params are valid: torch takes seconds to import.
-    from pipeline.features.featurize import featurize
+    if params.procs > 1 and "WORLD_SIZE" not in os.environ:  # relaunch under PyTorch's launcher, one node
+        from torch.distributed.run import main as torchrun
 
-    result = featurize(args.images, args.output, params, base_dir=Path.cwd())
+        torchrun(["--standalone", "--nproc_per_node", str(params.procs), __file__, *sys.argv[1:]])
+        return
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun with several processes
+        from pipeline.features.sharded import featurize_sharded
+
+        result = featurize_sharded(args.images, args.output, params, base_dir=Path.cwd())
+        if result is None:  # not rank 0: rank 0 merged the shards and writes the report
+            return
+    else:
+        from pipeline.features.featurize import featurize
+
+        result = featurize(args.images, args.output, params, base_dir=Path.cwd())
     write_json(args.report, {"images": result.images, "skipped": result.skipped})
     for item in result.skipped[:10]:
         print(f"warning: skipped {item['path']} ({item['image_id']}): {item['error']}", file=sys.stderr)

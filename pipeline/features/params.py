@@ -37,6 +37,8 @@ class FeaturesParams:
     device: str = "cpu"
     autocast: AutocastName = "none"
     seed: int = 0
+    procs: Annotated[int, AT_LEAST_ONE] = 1
+    shard_size: Annotated[int, AT_LEAST_ONE] = 10000
 
     def validate(self) -> None:
         if not _DEVICE.fullmatch(self.device):

@@ -1,0 +1,145 @@
+"""Tests of featurize under torchrun (pipeline.features.sharded): same file as one process, two nodes, resume."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from pipeline.core.errors import PipelineError
+from pipeline.core.params import checked
+from pipeline.features.featurize import featurize
+from pipeline.features.params import FeaturesParams
+from pipeline.features.sharded import shard_dir, shard_finished, shard_path
+
+REPO = Path(__file__).resolve().parents[2]
+STAGE = REPO / "stages" / "featurize.py"
+PARAMS = {"encoder": "resnet18", "weights": "none", "batch_size": 1, "num_workers": 0, "threads": 2,
+          "seed": 1, "shard_size": 2}
+
+
+def _images(folder: Path, count: int) -> Path:
+    """``count`` small noise images plus one undecodable file; return the images table."""
+    (folder / "img").mkdir(parents=True)
+    rows = []
+    for n in range(count):
+        pixels = np.random.default_rng(n).integers(0, 256, (24 + n, 32, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / "img" / f"{n}.png")
+        rows.append(f"im{n},img/{n}.png,n0,test,train")
+    (folder / "img" / "broken.png").write_bytes(b"\x89PNG broken")
+    rows.insert(3, "broken,img/broken.png,n0,test,train")
+    (folder / "images.csv").write_text("image_id,path,wnid,source,split\n" + "\n".join(rows) + "\n")
+    (folder / "params.yaml").write_text(yaml.safe_dump({"features": PARAMS}))
+    return folder / "images.csv"
+
+
+def _read(path: Path) -> tuple[list[str], np.ndarray, dict]:
+    with h5py.File(path) as h5:
+        return ([i.decode() for i in h5["image_ids"][:]], h5["features"][:], dict(h5.attrs))
+
+
+def _one_process(folder: Path, images: Path) -> tuple[list[str], np.ndarray, dict]:
+    params = FeaturesParams(**PARAMS)
+    featurize(images, folder / "single.h5", params, base_dir=folder)
+    return _read(folder / "single.h5")
+
+
+def _torchrun(folder: Path, *launch: str, **popen) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", *launch, str(STAGE), "--images", "images.csv"],
+        cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)}, **popen,
+    )
+
+
+def _finish(run: subprocess.Popen) -> str:
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, err
+    return out + err
+
+
+def _assert_same(folder: Path, expected: tuple[list[str], np.ndarray, dict]) -> None:
+    ids, features, attrs = _read(folder / "data" / "features" / "features.h5")
+    assert ids == expected[0]
+    np.testing.assert_allclose(features, expected[1], atol=1e-5)
+    assert attrs == expected[2]
+    assert not shard_dir(folder / "data" / "features" / "features.h5").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_processes_write_the_file_of_one_process(tmp_path: Path) -> None:
+    images = _images(tmp_path, 7)
+    expected = _one_process(tmp_path, images)
+
+    output = _finish(_torchrun(tmp_path, "--standalone", "--nproc_per_node", "2"))
+
+    _assert_same(tmp_path, expected)
+    assert "featurize: 7 images encoded, 1 skipped" in output
+    assert "broken" in (tmp_path / "data" / "features" / "report.json").read_text()
+
+
+def test_two_nodes_write_the_file_of_one_process(tmp_path: Path) -> None:
+    images = _images(tmp_path, 5)
+    expected = _one_process(tmp_path, images)
+    rendezvous = ["--nnodes", "2", "--nproc_per_node", "1", "--rdzv_backend", "c10d",
+                  "--rdzv_endpoint", f"127.0.0.1:{_free_port()}", "--rdzv_id", "featurize-test"]
+
+    nodes = [_torchrun(tmp_path, *rendezvous, "--node_rank", str(rank)) for rank in (0, 1)]
+
+    for node in nodes:
+        _finish(node)
+    _assert_same(tmp_path, expected)
+
+
+def test_killed_run_resumes_at_its_unfinished_shards(tmp_path: Path) -> None:
+    images = _images(tmp_path, 16)
+    expected = _one_process(tmp_path, images)
+    output = tmp_path / "data" / "features" / "features.h5"
+    shards = shard_dir(output)
+
+    run = _torchrun(tmp_path, "--standalone", "--nproc_per_node", "2", start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not (shards.is_dir() and any(shards.glob("*.sha256"))):
+        assert run.poll() is None and time.monotonic() < deadline, "no shard finished before the run ended"
+        time.sleep(0.02)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+
+    finished = [k for k in range(9) if shard_finished(shard_path(shards, k))]
+    assert 0 < len(finished) < 9 and not output.exists()
+    resumed = _finish(_torchrun(tmp_path, "--standalone", "--nproc_per_node", "2"))
+    assert f"resuming, {len(finished)} of 9 shards already finished" in resumed, resumed
+    _assert_same(tmp_path, expected)
+
+
+def test_a_shard_without_a_matching_checksum_is_unfinished(tmp_path: Path) -> None:
+    shard = shard_path(tmp_path, 0)
+    shard.write_bytes(b"rows")
+    assert not shard_finished(shard)
+    sidecar = shard.with_name(shard.name + ".sha256")
+    sidecar.write_text("0" * 64 + "\n")
+    assert not shard_finished(shard)
+    sidecar.write_text(hashlib.sha256(b"rows").hexdigest() + "\n")
+    assert shard_finished(shard)
+
+
+@pytest.mark.parametrize("key", ["procs", "shard_size"])
+def test_procs_and_shard_size_must_be_positive(key: str) -> None:
+    with pytest.raises(PipelineError, match=f"params features.{key}: must be >= 1, got 0$"):
+        checked(FeaturesParams(**{key: 0}), "features")
