@@ -45,6 +45,9 @@ class FeaturesParams:
             raise ValueError(f"device: {self.device!r} is not auto, cpu, cuda or cuda:N (N a GPU index)")
         if self.device == "cpu" and self.autocast != "none":
             raise ValueError(f"autocast: {self.autocast!r} works on a CUDA device only; use autocast: none on cpu")
+        if self.procs > 1 and self.device != "cpu":
+            raise ValueError(f"procs: {self.procs} processes encode on the CPU (gloo); use device: cpu, or procs: 1 "
+                             "on a GPU")
         if self.weights_path is not None and self.weights != "imagenet":
             raise ValueError("weights_path: a weights file replaces the ImageNet download; set weights: imagenet "
                              "or weights_path: null")

@@ -141,6 +141,6 @@ def featurize_sharded(
             _checksum_path(shard_path(shards, k)).unlink()
         shards.rmdir()
         return FeaturizeResult(images=images, dim=encoder.dim, seconds=time.perf_counter() - start,
-                               skipped=skipped)
+                               skipped=skipped, device="cpu")
     finally:
         dist.destroy_process_group()
