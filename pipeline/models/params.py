@@ -206,11 +206,11 @@ class ImageLossParams:
     energy: Energy = "cos"
     temperature: Annotated[float, TEMPERATURE_RANGE] = 0.07
     learn_temperature: bool = True
-    init: Literal["l2", "normal"] = "l2"
+    init: Literal["l2", "normal"] = "normal"
     l2_ridge: Annotated[float, NON_NEGATIVE] = 0.01
     optimizer: Literal["adam", "sgd"] = "adam"
-    lr: Annotated[float, POSITIVE] = 0.01
-    word_lr: Annotated[float, POSITIVE] = 0.01
+    lr: Annotated[float, POSITIVE] = 0.001
+    word_lr: Annotated[float, POSITIVE] = 0.001
     momentum: Annotated[float, Range(ge=0, lt=1)] = 0.9
     weight_decay: Annotated[float, NON_NEGATIVE] = 0.0
     batch_size: Annotated[int, AT_LEAST_ONE] = 128
@@ -218,7 +218,7 @@ class ImageLossParams:
     patience: Annotated[int, NON_NEGATIVE] = 3
     normalize_features: bool = True
     center_features: bool = True
-    multi_positive: Literal["per_link", "per_image"] = "per_link"
+    multi_positive: Literal["per_link", "per_image"] = "per_image"
 
 
 @dataclass(frozen=True)

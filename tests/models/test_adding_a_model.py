@@ -1,4 +1,4 @@
-"""Adding a model is one module, one registry entry and one params section: the README's worked example
+"""Adding a model is one module, one registry entry and one params section: docs/models.md's worked example
 (section "Adding a model"), registered here only, runs through the train and evaluate stages of the tiny run."""
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def readme_example() -> tuple[str, str, str]:
-    """The module, the registry entry and the params section of the README's "Adding a model"."""
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("#### Adding a model\n", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+    """The module, the registry entry and the params section of docs/models.md's "Adding a model"."""
+    models = (REPO / "docs/models.md").read_text()
+    section = models.split("## Adding a model\n", 1)[1].split("\n## ", 1)[0]
     (module, entry), (params,) = (re.findall(rf"```{kind}\n(.*?)```", section, re.S) for kind in ("python", "yaml"))
     return module, entry, params
 
@@ -39,7 +39,7 @@ def run_stage(script: str, *arguments: str) -> None:
         sys.argv = saved
 
 
-def test_the_readme_example_model_trains_and_is_evaluated(tiny_run, tmp_path, monkeypatch):
+def test_the_docs_example_model_trains_and_is_evaluated(tiny_run, tmp_path, monkeypatch):
     module, entry, section = readme_example()
     (tmp_path / "code").mkdir()
     (tmp_path / "code" / "readme_procrustes.py").write_text(module)
