@@ -462,7 +462,7 @@ PARAM_CASES = {  # section: (class, wrong type, unknown key, out of range), each
                    ({"images": {"sorce": "packaged"}}, "map_images.images: unknown key(s) 'sorce' (did you mean 'source'?)"),
                    ({"split": {"train": 0.9, "val": 0.2, "test": 0.1}}, "map_images.split")),
     "features": ("pipeline.features.params:FeaturesParams", ({"threads": "all"}, "features.threads"),
-                 ({"device": "cuda"}, "device"), ({"num_workers": -1}, "num_workers")),
+                 ({"gpu": "cuda"}, "gpu"), ({"num_workers": -1}, "num_workers")),
     "train": ("pipeline.models.registry:load_train_config",
               ({"models": ["iesg"], "iesg": {"epochs": True}}, "train.iesg.epochs"),
               ({"models": ["iesg"], "l3": {"ridge": 1}}, "l3"),
