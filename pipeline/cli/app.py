@@ -38,11 +38,12 @@ COMMANDS: dict[str, Command] = {module.COMMAND.name: module.COMMAND
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``iesg`` argument parser with one sub-parser per command."""
-    parser = argparse.ArgumentParser(prog="iesg", description=__doc__.replace("``", ""),
+    # No abbreviations: `words --model x` would otherwise quietly set --models (the models folder).
+    parser = argparse.ArgumentParser(prog="iesg", description=__doc__.replace("``", ""), allow_abbrev=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, command in COMMANDS.items():
-        sub = commands.add_parser(name, help=command.help, description=command.help)
+        sub = commands.add_parser(name, help=command.help, description=command.help, allow_abbrev=False)
         sub.set_defaults(command_spec=command)
         command.add_arguments(sub)
         sub.add_argument("--json", action="store_true", help="print JSON instead of text tables")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from conftest import TINY_ANIMALS, at, load_grounded_vectors, load_model_file, project
 from pipeline.artifacts.headline import matching_p1, read_headline, validation_p1, write_headline
@@ -284,6 +285,7 @@ def test_words_refuses_an_encoder_other_than_the_features_one(tiny_run, tmp_path
     (["images", "dog", "-k", "0"], "argument -k/--top: must be >= 1, got 0"),
     (["images", "dog", "-k", "many"], "argument -k/--top: invalid positive_int value: 'many'"),
     (["neighbours", "dog", "--features", "x.h5"], "unrecognized arguments: --features x.h5"),
+    (["words", "x.png", "--model", "iesg"], "unrecognized arguments: --model iesg"),  # not --models
 ])
 def test_bad_arguments_are_usage_errors(capsys, argv, message):
     code, out, err = run(capsys, *argv)
@@ -291,7 +293,7 @@ def test_bad_arguments_are_usage_errors(capsys, argv, message):
     assert err.startswith("usage: iesg") and message in err.strip().splitlines()[-1]
 
 
-def test_the_defaults_are_the_best_model_by_the_headline_score_and_say_so(tiny_run, capsys):
+def test_the_defaults_are_the_best_model_by_the_headline_score_and_say_so(tiny_run, capsys, tmp_path):
     val_p1 = {name: read_train_summary(at(tiny_run, "model", name))["val_p1"]
               for name in ("l2", "devise", "iesg", "contrastive", "joint")}
     best = max(val_p1, key=val_p1.get)
@@ -305,7 +307,14 @@ def test_the_defaults_are_the_best_model_by_the_headline_score_and_say_so(tiny_r
     assert code == 0 and out.startswith(
         f"'dog': top 5 of 32 images (all splits) by {chosen}, cos score with inverted_softmax retrieval; ")
     words = run_json(capsys, "words", "tiny/dog3.png", "--root", str(tiny_run))
-    assert list(words["top"]) == [best, "l2"] and words["score"] == "cos"  # and the reference model beside it
+    assert list(words["top"]) == list(dict.fromkeys([best, "l2"])) and words["score"] == "cos"
+    reference = next(name for name in val_p1 if name != best)
+    params = yaml.safe_load((tiny_run / "params.yaml").read_text())
+    params["evaluate"]["reference_model"] = reference
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    words = run_json(capsys, "words", "tiny/dog3.png", "--root", str(tiny_run),
+                     "--params", str(tmp_path / "params.yaml"))
+    assert list(words["top"]) == [best, reference]  # evaluate.reference_model beside the best
     code, out, _ = run(capsys, "words", "tiny/dog3.png", "--root", str(tiny_run))
     assert out.splitlines()[1].endswith(f"; {best}: best validation P@1 {val_p1[best]:.3f}")
 

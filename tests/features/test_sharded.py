@@ -77,6 +77,36 @@ def _assert_same(folder: Path, expected: tuple[list[str], np.ndarray, dict]) -> 
     assert not shard_dir(folder / "data" / "features" / "features.h5").exists()
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, read from /proc (torchrun starts its workers in sessions of their own)."""
+    children = [int(c) for task in Path(f"/proc/{pid}/task").glob("*")
+                for c in (task / "children").read_text().split()]
+    return children + [d for c in children for d in _descendants(c)]
+
+
+def _kill_job(run: subprocess.Popen) -> None:
+    """SIGKILL the launcher and all its workers at once, as when the machine running them goes down."""
+    workers = _descendants(run.pid)
+    assert workers, "torchrun has no workers to kill"
+    for pid in [run.pid, *workers]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    run.wait()
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() and "Z" not in _state(pid) for pid in workers):
+        assert time.monotonic() < deadline, "a killed worker is still running"
+        time.sleep(0.02)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return "Z"
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -113,13 +143,12 @@ def test_killed_run_resumes_at_its_unfinished_shards(tmp_path: Path) -> None:
     output = tmp_path / "data" / "features" / "features.h5"
     shards = shard_dir(output)
 
-    run = _torchrun(tmp_path, "--standalone", "--nproc_per_node", "2", start_new_session=True)
+    run = _torchrun(tmp_path, "--standalone", "--nproc_per_node", "2")
     deadline = time.monotonic() + 120
     while not (shards.is_dir() and any(shards.glob("*.sha256"))):
         assert run.poll() is None and time.monotonic() < deadline, "no shard finished before the run ended"
         time.sleep(0.02)
-    os.killpg(run.pid, signal.SIGKILL)
-    run.wait()
+    _kill_job(run)
 
     finished = [k for k in range(9) if shard_finished(shard_path(shards, k))]
     assert 0 < len(finished) < 9 and not output.exists()
