@@ -168,6 +168,7 @@ def test_a_new_image_file_is_featurized_with_the_runs_tta_as_the_stage_did(tmp_p
     stage = subprocess.run([sys.executable, str(REPO / "stages" / "featurize.py"), "--images", "images.csv"],
                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert stage.returncode == 0, stage.stderr
+    assert "(resnet18, none weights, flip TTA, 512-d, on cpu)" in stage.stdout
     with h5py.File(at(tmp_path, "features")) as h5:
         stored = h5["features"][:]
     paths = RunPaths.at(tmp_path)
