@@ -99,11 +99,10 @@ class _DecodedBatches(Dataset):
     the images that did not decode.
     """
 
-    def __init__(self, encoder: Encoder, paths: Sequence[str], batch_size: int, tta: str = "none") -> None:
+    def __init__(self, encoder: Encoder, paths: Sequence[str], batch_size: int) -> None:
         self.encoder = encoder
         self.paths = list(paths)
         self.batch_size = batch_size
-        self.tta = tta
         self.transform = encoder.preprocessing.transform()
 
     def __len__(self) -> int:
@@ -128,6 +127,10 @@ class _EncodedBatches(_DecodedBatches):
     DataLoader workers, each worker does the whole job of its batches with its own threads, so
     the workers keep every core busy with no hand-over of pixels between processes.
     """
+
+    def __init__(self, encoder: Encoder, paths: Sequence[str], batch_size: int, tta: str) -> None:
+        super().__init__(encoder, paths, batch_size)
+        self.tta = tta
 
     def __getitem__(self, batch: int) -> tuple[list[int], np.ndarray, list[tuple[int, str]]]:
         indices, pixels, failed = super().__getitem__(batch)

@@ -184,6 +184,8 @@ def test_flip_tta_stores_the_mean_of_the_image_and_its_mirror_image(tmp_path: Pa
         np.testing.assert_allclose(h5_none["features"][:], plain, atol=1e-5)
         assert relative_distance(plain, mirrored) > 1e-2  # the mirror image is a different input
         assert h5_flip.attrs["tta"] == "flip" and "tta" not in h5_none.attrs  # tta: none keeps the old attributes
+    with pytest.raises(PipelineError, match="features.tta: 'mirror' is not 'none' or 'flip'"):
+        encoder.augmented_features(pixels[0], "mirror")
 
 
 @pytest.fixture(scope="module")
