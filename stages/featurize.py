@@ -55,9 +55,11 @@ def main() -> None:
             "encoder": params.encoder,
         },
     )
+    tta = "" if params.tta == "none" else f", {params.tta} TTA"
     print(
         f"featurize: {result.images} images encoded, {len(result.skipped)} skipped -> {args.output} "
-        f"({params.encoder}, {params.weights} weights, {result.dim}-d, on {result.device}) in {result.seconds:.1f} s, "
+        f"({params.encoder}, {params.weights} weights{tta}, {result.dim}-d, on {result.device}) "
+        f"in {result.seconds:.1f} s, "
         f"{result.images / max(result.seconds, 1e-9):.1f} images/s"
     )
 

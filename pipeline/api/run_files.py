@@ -167,9 +167,10 @@ def read_val_p1(paths: RunPaths, name: str) -> float:
 # ----------------------------------------------------------------------------- image files
 
 def featurize_image_file(paths: RunPaths, image: Path) -> np.ndarray:
-    """The feature vector of an image file by the ``features`` encoder of the params file.
+    """The feature vector of an image file by the ``features`` encoder and test-time augmentation of the params
+    file.
 
-    The encoder must be the one that made features.h5, or the models' projections do not apply.
+    They must be the ones that made features.h5, or the models' projections do not apply.
     """
     from pipeline.features.encoders import load_encoder  # torch: seconds to import, only needed here
     from pipeline.features.featurize import encode_batches
@@ -177,13 +178,16 @@ def featurize_image_file(paths: RunPaths, image: Path) -> np.ndarray:
 
     params = load_section(FeaturesParams, "features", paths.params)
     made_by = read_encoder(paths.features)
-    if made_by != (params.encoder, params.weights):
+    if made_by != (params.encoder, params.weights, params.tta):
         raise PipelineError(
-            f"{paths.params}: features.encoder/weights are {params.encoder}/{params.weights} but "
-            f"{paths.features} was made with {made_by[0]}/{made_by[1]}; rerun featurize and train"
+            f"{paths.params}: features.encoder/weights/tta are {params.encoder}/{params.weights}/{params.tta} but "
+            f"{paths.features} was made with {'/'.join(made_by)}; rerun featurize and train"
         )
-    encoder = load_encoder(params.encoder, params.weights, params.seed)
-    ((_, features, failed),) = list(encode_batches(encoder, [str(image)], batch_size=1, num_workers=0))
+    weights_path = params.weights_path and paths.root / params.weights_path  # as the stage, run at the root
+    encoder = load_encoder(params.encoder, params.weights, params.seed, weights_path)
+    ((_, features, failed),) = list(
+        encode_batches(encoder, [str(image)], batch_size=1, num_workers=0, tta=params.tta)
+    )
     if failed:
         raise PipelineError(f"{image}: cannot read it as an image ({failed[0][1]}); give a PNG/JPEG/WebP file")
     return features[0]

@@ -1,5 +1,6 @@
 """The features file featurize writes (HDF5): dataset ``features`` (float32, n x dim), dataset ``image_ids``
-(utf-8, one per row) and the attributes ``encoder``, ``weights``, ``preprocessing`` (JSON) and ``dim``."""
+(utf-8, one per row) and the attributes ``encoder``, ``weights``, ``preprocessing`` (JSON) and ``dim``, and
+``tta`` when the features were made with test-time augmentation (a file without it was made without)."""
 
 from __future__ import annotations
 
@@ -43,12 +44,15 @@ class FeatureWriter:
         self.rows = end
 
 
-def write_attributes(h5: h5py.File, encoder: str, weights: str, preprocessing: str, dim: int) -> None:
-    """Record how the features were made: the encoder, its weights, its preprocessing (JSON) and the dimension."""
+def write_attributes(h5: h5py.File, encoder: str, weights: str, preprocessing: str, dim: int, tta: str) -> None:
+    """Record how the features were made: the encoder, its weights, its preprocessing (JSON), the dimension and
+    the test-time augmentation (only when there is one, so that files made without it keep their bytes)."""
     h5.attrs["encoder"] = encoder
     h5.attrs["weights"] = weights
     h5.attrs["preprocessing"] = preprocessing
     h5.attrs["dim"] = dim
+    if tta != "none":
+        h5.attrs["tta"] = tta
 
 
 def read_features(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
@@ -69,7 +73,9 @@ def read_features(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
     return ids, features
 
 
-def read_encoder(path: str | os.PathLike) -> tuple[str, str]:
-    """The ``encoder`` and ``weights`` attributes of a features file (``?`` for one it lacks)."""
+def read_encoder(path: str | os.PathLike) -> tuple[str, str, str]:
+    """The ``encoder``, ``weights`` and ``tta`` attributes of a features file (``?`` for a missing encoder or
+    weights, ``none`` for a missing tta)."""
     with h5py.File(path, "r") as h5:
-        return str(h5.attrs.get("encoder", "?")), str(h5.attrs.get("weights", "?"))
+        return (str(h5.attrs.get("encoder", "?")), str(h5.attrs.get("weights", "?")),
+                str(h5.attrs.get("tta", "none")))

@@ -141,6 +141,18 @@ class Encoder:
         """
         return self._trunk(pixels.contiguous(memory_format=torch.channels_last)).flatten(1)
 
+    def augmented_features(self, pixels: torch.Tensor, tta: str) -> torch.Tensor:
+        """:meth:`features` with test-time augmentation ``tta`` (:data:`TtaName`).
+
+        ``"none"``: the features of ``pixels`` as they are. ``"flip"``: the mean of the features of
+        ``pixels`` and of their horizontal mirror image (two forward passes of the batch), in float32.
+        """
+        if tta == "none":
+            return self.features(pixels)
+        if tta == "flip":
+            return (self.features(pixels).float() + self.features(pixels.flip(-1)).float()) / 2
+        raise PipelineError(f"features.tta: {tta!r} is not 'none' or 'flip'")
+
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         """The network's own ImageNet classifier applied to :meth:`features` (n, 1000)."""
         return self._classifier(features)

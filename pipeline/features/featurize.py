@@ -128,12 +128,16 @@ class _EncodedBatches(_DecodedBatches):
     the workers keep every core busy with no hand-over of pixels between processes.
     """
 
+    def __init__(self, encoder: Encoder, paths: Sequence[str], batch_size: int, tta: str) -> None:
+        super().__init__(encoder, paths, batch_size)
+        self.tta = tta
+
     def __getitem__(self, batch: int) -> tuple[list[int], np.ndarray, list[tuple[int, str]]]:
         indices, pixels, failed = super().__getitem__(batch)
         if pixels is None:
             return [], np.empty((0, self.encoder.dim), np.float32), failed
         with torch.inference_mode():
-            features = self.encoder.features(pixels)
+            features = self.encoder.augmented_features(pixels, self.tta)
         return indices, features.numpy().astype(np.float32, copy=False), failed
 
 
@@ -159,6 +163,7 @@ def encode_batches(
     threads: int = 0,
     device: torch.device = torch.device("cpu"),
     autocast: str = "none",
+    tta: str = "none",
 ) -> Iterator[tuple[list[int], np.ndarray, list[tuple[int, str]]]]:
     """Yield the features of ``paths`` batch by batch, in order.
 
@@ -186,6 +191,9 @@ def encode_batches(
         ``device`` (the encoder must already be there, :meth:`Encoder.to`).
     autocast : {"none", "bf16", "fp16"}
         Mixed precision of the forward pass on a CUDA device; the features come back float32.
+    tta : {"none", "flip"}
+        Test-time augmentation (:meth:`Encoder.augmented_features`): flip averages each image's
+        features with those of its mirror image.
 
     Yields
     ------
@@ -197,11 +205,11 @@ def encode_batches(
         Positions and error messages of the images of this batch that did not decode.
     """
     if device.type != "cpu":
-        yield from _encode_on_device(encoder, paths, batch_size, num_workers, device, autocast)
+        yield from _encode_on_device(encoder, paths, batch_size, num_workers, device, autocast, tta)
         return
     threads = threads or len(os.sched_getaffinity(0))  # (without workers, the caller's setting holds)
     loader = DataLoader(
-        _EncodedBatches(encoder, paths, batch_size),
+        _EncodedBatches(encoder, paths, batch_size, tta),
         batch_size=None,
         num_workers=num_workers,
         collate_fn=_as_is,
@@ -215,6 +223,7 @@ def encode_batches(
 
 def _encode_on_device(
     encoder: Encoder, paths: Sequence[str], batch_size: int, num_workers: int, device: torch.device, autocast: str,
+    tta: str,
 ) -> Iterator[tuple[list[int], np.ndarray, list[tuple[int, str]]]]:
     loader = DataLoader(
         _DecodedBatches(encoder, paths, batch_size),
@@ -234,7 +243,7 @@ def _encode_on_device(
             yield [], np.empty((0, encoder.dim), np.float32), failed
             continue
         with torch.inference_mode(), precision:
-            features = encoder.features(pixels.to(device, non_blocking=True))
+            features = encoder.augmented_features(pixels.to(device, non_blocking=True), tta)
         yield indices, features.float().cpu().numpy(), failed
 
 
@@ -261,9 +270,9 @@ def featurize(
     output : path
         HDF5 file to write: dataset ``features`` (float32, n x dim), dataset ``image_ids``
         (utf-8, same order as the table, undecodable images left out), attributes ``encoder``,
-        ``weights``, ``preprocessing`` (JSON string) and ``dim``.
+        ``weights``, ``preprocessing`` (JSON string) and ``dim``, and ``tta`` unless it is ``none``.
     params : FeaturesParams
-        Encoder, weights (or their local file), batch size, workers, threads, device, autocast and seed.
+        Encoder, weights (or their local file), batch size, workers, threads, device, autocast, tta and seed.
     base_dir : path
         Directory relative image paths start from.
 
@@ -285,11 +294,12 @@ def featurize(
     skipped: list[dict[str, str]] = []
     start = time.perf_counter()
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
-        write_attributes(h5, encoder.name, encoder.weights, encoder.preprocessing.to_json(), encoder.dim)
+        write_attributes(h5, encoder.name, encoder.weights, encoder.preprocessing.to_json(), encoder.dim,
+                         params.tta)
         writer = FeatureWriter(h5, encoder.dim, chunk_rows=params.batch_size)
         files = [str(Path(base_dir) / p) for p in paths]
         batches = encode_batches(encoder, files, params.batch_size, params.num_workers, params.threads,
-                                 device, params.autocast)
+                                 device, params.autocast, params.tta)
         with tqdm(total=len(paths), unit="img", desc=f"featurize {encoder.name}") as bar:
             for indices, features, failed in batches:
                 writer.append([ids[i] for i in indices], features)

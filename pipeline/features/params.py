@@ -21,6 +21,7 @@ EncoderName = Literal[
 ]
 WeightsName = Literal["imagenet", "none"]
 AutocastName = Literal["none", "bf16", "fp16"]
+TtaName = Literal["none", "flip"]
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
@@ -36,6 +37,7 @@ class FeaturesParams:
     threads: Annotated[int, Range(ge=0, why="0: one per available core")] = 0
     device: str = "cpu"
     autocast: AutocastName = "none"
+    tta: TtaName = "none"
     seed: int = 0
     procs: Annotated[int, AT_LEAST_ONE] = 1
     shard_size: Annotated[int, AT_LEAST_ONE] = 10000

@@ -64,7 +64,7 @@ def _encode_shard(
     with atomic_path(target) as tmp, h5py.File(tmp, "w") as h5:
         writer = FeatureWriter(h5, encoder.dim, chunk_rows=params.batch_size)
         for indices, features, failed in encode_batches(
-            encoder, files, params.batch_size, params.num_workers, threads
+            encoder, files, params.batch_size, params.num_workers, threads, tta=params.tta
         ):
             writer.append([ids[i] for i in indices], features)
             skipped += [{"image_id": ids[i], "path": paths[i], "error": e} for i, e in failed]
@@ -77,7 +77,8 @@ def _merge(shards: Path, count: int, output: str | os.PathLike, encoder: Encoder
            images_csv: str | os.PathLike, total: int) -> tuple[int, list[dict[str, str]]]:
     skipped: list[dict[str, str]] = []
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
-        write_attributes(h5, encoder.name, encoder.weights, encoder.preprocessing.to_json(), encoder.dim)
+        write_attributes(h5, encoder.name, encoder.weights, encoder.preprocessing.to_json(), encoder.dim,
+                         params.tta)
         writer = FeatureWriter(h5, encoder.dim, chunk_rows=params.batch_size)
         for shard in range(count):
             source = shard_path(shards, shard)

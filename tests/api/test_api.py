@@ -5,18 +5,25 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from gensim.models import KeyedVectors
 
 from conftest import at, load_grounded_vectors, load_model_file, project
 from pipeline.artifacts.layout import ARTIFACTS
 from pipeline.api import Run, load_model
+from pipeline.api.run_files import RunPaths, featurize_image_file
 from pipeline.core.errors import PipelineError
+
+REPO = Path(__file__).resolve().parents[2]
+TEST_DATA = REPO / "tests" / "data"
 
 
 def saved(root: Path, model: str) -> tuple[list[str], np.ndarray, KeyedVectors, pd.DataFrame]:
@@ -147,3 +154,29 @@ def test_the_default_model_is_the_best_validation_p1_and_every_result_says_so(ti
 def test_bad_queries_are_one_pipeline_error(tiny_run, call, message):
     with pytest.raises(PipelineError, match=message):
         call(load_model(tiny_run, "iesg"))
+
+
+def test_a_new_image_file_is_featurized_with_the_runs_tta_as_the_stage_did(tmp_path):
+    features = {"encoder": "resnet18", "weights": "none", "batch_size": 2, "num_workers": 0, "threads": 2,
+                "seed": 1, "tta": "flip"}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"features": features}))
+    (tmp_path / "img").mkdir()
+    for name in ("tuxpaint_zebra.png", "tuxpaint_strawberry.png"):
+        shutil.copy(TEST_DATA / name, tmp_path / "img" / name)
+    (tmp_path / "images.csv").write_text("image_id,path\nzebra,img/tuxpaint_zebra.png\n"
+                                         "strawberry,img/tuxpaint_strawberry.png\n")
+    stage = subprocess.run([sys.executable, str(REPO / "stages" / "featurize.py"), "--images", "images.csv"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert stage.returncode == 0, stage.stderr
+    assert "(resnet18, none weights, flip TTA, 512-d, on cpu)" in stage.stdout
+    with h5py.File(at(tmp_path, "features")) as h5:
+        stored = h5["features"][:]
+    paths = RunPaths.at(tmp_path)
+
+    for row, name in enumerate(("tuxpaint_zebra.png", "tuxpaint_strawberry.png")):
+        np.testing.assert_allclose(featurize_image_file(paths, TEST_DATA / name), stored[row], atol=1e-5)
+
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"features": {**features, "tta": "none"}}))
+    with pytest.raises(PipelineError, match="features.encoder/weights/tta are resnet18/none/none but .* made with "
+                                            "resnet18/none/flip; rerun featurize and train"):
+        featurize_image_file(paths, TEST_DATA / "tuxpaint_zebra.png")

@@ -275,7 +275,7 @@ def test_words_refuses_an_encoder_other_than_the_features_one(tiny_run, tmp_path
     code, _, err = run(capsys, "words", str(TEST_DATA / "tuxpaint_zebra.png"), "--root", str(tiny_run),
                        "--params", str(params))
     assert code == 2
-    assert "features.encoder/weights are resnet34/none but" in err and "made with resnet18/none" in err
+    assert "features.encoder/weights/tta are resnet34/none/none but" in err and "made with resnet18/none/none" in err
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -166,6 +166,28 @@ def test_features_are_streamed_to_disk_batch_by_batch(tmp_path: Path, images, mo
         assert h5["features"].chunks == (2, 512)
 
 
+def test_flip_tta_stores_the_mean_of_the_image_and_its_mirror_image(tmp_path: Path, images) -> None:
+    table = _write_table(tmp_path / "images.csv", images)
+    flip = replace(TINY, tta="flip", num_workers=2, threads=2)  # the DataLoader workers encode
+
+    featurize(table, tmp_path / "flip.h5", flip, base_dir=tmp_path)
+    featurize(table, tmp_path / "none.h5", TINY, base_dir=tmp_path)
+
+    encoder = load_encoder(TINY.encoder, TINY.weights, TINY.seed)
+    transform = encoder.preprocessing.transform()
+    with torch.inference_mode():
+        pixels = [transform(load_rgb(tmp_path / path)).unsqueeze(0) for _, path in images]
+        plain = np.concatenate([encoder.features(p).numpy() for p in pixels])
+        mirrored = np.concatenate([encoder.features(torch.flip(p, dims=[3])).numpy() for p in pixels])
+    with h5py.File(tmp_path / "flip.h5") as h5_flip, h5py.File(tmp_path / "none.h5") as h5_none:
+        np.testing.assert_allclose(h5_flip["features"][:], (plain + mirrored) / 2, atol=1e-5)
+        np.testing.assert_allclose(h5_none["features"][:], plain, atol=1e-5)
+        assert relative_distance(plain, mirrored) > 1e-2  # the mirror image is a different input
+        assert h5_flip.attrs["tta"] == "flip" and "tta" not in h5_none.attrs  # tta: none keeps the old attributes
+    with pytest.raises(PipelineError, match="features.tta: 'mirror' is not 'none' or 'flip'"):
+        encoder.augmented_features(pixels[0], "mirror")
+
+
 @pytest.fixture(scope="module")
 def lite0():
     return load_encoder("efficientnet_lite0", "imagenet")
@@ -432,6 +454,7 @@ def test_weights_path_errors(tmp_path: Path, resnet18_state) -> None:
     ({"device": "cuda:x"}, r"'cuda:x' is not auto"),
     ({"autocast": "fp8"}, r"params features.autocast: 'fp8' is not one of 'none', 'bf16', 'fp16'$"),
     ({"device": "cpu", "autocast": "bf16"}, r"autocast: 'bf16' works on a CUDA device only"),
+    ({"tta": "mirror"}, r"params features.tta: 'mirror' is not one of 'none', 'flip'$"),
 ])
 def test_device_params_are_checked(values: dict, error: str) -> None:
     with pytest.raises(PipelineError, match=error):
@@ -453,11 +476,11 @@ def test_without_cuda_auto_is_the_cpu_and_cuda_is_one_clear_error(tmp_path: Path
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-@pytest.mark.parametrize("autocast", ["none", "bf16"])
-def test_cuda_features_are_float32_and_agree_with_the_cpu(tmp_path: Path, images, autocast: str) -> None:
+@pytest.mark.parametrize(("autocast", "tta"), [("none", "none"), ("bf16", "none"), ("none", "flip")])
+def test_cuda_features_are_float32_and_agree_with_the_cpu(tmp_path: Path, images, autocast: str, tta: str) -> None:
     table = _write_table(tmp_path / "images.csv", images)
-    featurize(table, tmp_path / "cpu.h5", TINY, base_dir=tmp_path)
-    on_cuda = replace(TINY, device="cuda", autocast=autocast, num_workers=2)
+    featurize(table, tmp_path / "cpu.h5", replace(TINY, tta=tta), base_dir=tmp_path)
+    on_cuda = replace(TINY, device="cuda", autocast=autocast, num_workers=2, tta=tta)
     assert featurize(table, tmp_path / "cuda.h5", on_cuda, base_dir=tmp_path).device == "cuda"
     with h5py.File(tmp_path / "cpu.h5") as cpu, h5py.File(tmp_path / "cuda.h5") as cuda:
         assert cuda["features"].dtype == np.float32

@@ -29,7 +29,7 @@ PARAMS = {"encoder": "resnet18", "weights": "none", "batch_size": 1, "num_worker
           "seed": 1, "shard_size": 2}
 
 
-def _images(folder: Path, count: int) -> Path:
+def _images(folder: Path, count: int, params: dict = PARAMS) -> Path:
     """``count`` small noise images plus one undecodable file; return the images table."""
     (folder / "img").mkdir(parents=True)
     rows = []
@@ -40,7 +40,7 @@ def _images(folder: Path, count: int) -> Path:
     (folder / "img" / "broken.png").write_bytes(b"\x89PNG broken")
     rows.insert(3, "broken,img/broken.png,n0,test,train")
     (folder / "images.csv").write_text("image_id,path,wnid,source,split\n" + "\n".join(rows) + "\n")
-    (folder / "params.yaml").write_text(yaml.safe_dump({"features": PARAMS}))
+    (folder / "params.yaml").write_text(yaml.safe_dump({"features": params}))
     return folder / "images.csv"
 
 
@@ -49,9 +49,8 @@ def _read(path: Path) -> tuple[list[str], np.ndarray, dict]:
         return ([i.decode() for i in h5["image_ids"][:]], h5["features"][:], dict(h5.attrs))
 
 
-def _one_process(folder: Path, images: Path) -> tuple[list[str], np.ndarray, dict]:
-    params = FeaturesParams(**PARAMS)
-    featurize(images, folder / "single.h5", params, base_dir=folder)
+def _one_process(folder: Path, images: Path, params: dict = PARAMS) -> tuple[list[str], np.ndarray, dict]:
+    featurize(images, folder / "single.h5", FeaturesParams(**params), base_dir=folder)
     return _read(folder / "single.h5")
 
 
@@ -122,6 +121,18 @@ def test_two_processes_write_the_file_of_one_process(tmp_path: Path) -> None:
     _assert_same(tmp_path, expected)
     assert "featurize: 7 images encoded, 1 skipped" in output
     assert "broken" in (tmp_path / "data" / "features" / "report.json").read_text()
+
+
+def test_flip_tta_under_two_processes_writes_the_file_of_one_process(tmp_path: Path) -> None:
+    flip = {**PARAMS, "tta": "flip"}
+    images = _images(tmp_path, 5, flip)
+    expected = _one_process(tmp_path, images, flip)
+    assert expected[2]["tta"] == "flip"
+    assert not np.allclose(expected[1], _one_process(tmp_path, images)[1], atol=1e-3)  # flip changes the features
+
+    _finish(_torchrun(tmp_path, "--standalone", "--nproc_per_node", "2"))
+
+    _assert_same(tmp_path, expected)
 
 
 def test_two_nodes_write_the_file_of_one_process(tmp_path: Path) -> None:
