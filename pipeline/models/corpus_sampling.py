@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+DOWNSAMPLE_CHUNK_TOKENS = 1 << 20
+
 
 def unigram_noise_cdf(counts: np.ndarray) -> np.ndarray:
     """Cumulative unigram^0.75 distribution over the vocabulary: word2vec's negative sampling."""
@@ -43,13 +45,27 @@ class CorpusSampler:
         self.counts = counts
         self.negative_cdf = unigram_noise_cdf(counts)
 
+    chunk_tokens = DOWNSAMPLE_CHUNK_TOKENS
+
     def downsampled(self, rng: np.random.Generator, sample: float) -> np.ndarray:
         """The token stream with frequent words dropped as word2vec does (one uniform draw per token);
-        ``sample`` 0 keeps every token and draws nothing."""
-        stream = self.tokens
-        if sample > 0:
-            stream = stream[rng.random(len(stream)) < keep_probability(self.counts, sample)[stream]]
-        return stream
+        ``sample`` 0 keeps every token and draws nothing.
+
+        The draws are made :attr:`chunk_tokens` at a time (the same stream as one draw for all, since every
+        double takes one 64-bit output of the generator), so the only corpus-sized array made here is
+        the kept stream: its buffer is allocated whole but only the kept tokens' pages are touched.
+        """
+        if sample <= 0:
+            return self.tokens
+        keep = keep_probability(self.counts, sample)
+        stream = np.empty_like(self.tokens)
+        kept = 0
+        for start in range(0, len(self.tokens), self.chunk_tokens):
+            chunk = self.tokens[start:start + self.chunk_tokens]
+            chunk = chunk[rng.random(len(chunk)) < keep[chunk]]
+            stream[kept:kept + len(chunk)] = chunk
+            kept += len(chunk)
+        return stream[:kept]
 
     @staticmethod
     def contexts(rng: np.random.Generator, positions: np.ndarray, window: int,
