@@ -107,7 +107,7 @@ class CorpusWindows(CorpusSampler):
         self.images = images
         self.slot = np.full(len(counts), -1, dtype=np.int64)
         self.slot[image_words] = np.arange(len(image_words))
-        self.centre_occurrences = int((self.slot[self.tokens] >= 0).sum())
+        self.centre_occurrences = int((self.slot >= 0)[self.tokens].sum())
 
     def draw(self, rng: np.random.Generator, params: IESGParams) -> dict[str, np.ndarray]:
         """One epoch's triples, shuffled: arrays ``centre``, ``context``, ``negatives`` (n, k), ``image``.
@@ -117,7 +117,7 @@ class CorpusWindows(CorpusSampler):
         images yields one triple with a context word drawn uniformly within ``params.window``.
         """
         stream = self.downsampled(rng, params.sample)
-        positions, context_positions = self.contexts(rng, np.flatnonzero(self.slot[stream] >= 0), params.window,
+        positions, context_positions = self.contexts(rng, np.flatnonzero((self.slot >= 0)[stream]), params.window,
                                                      len(stream))
         order = rng.permutation(len(positions))
         if params.max_triples_per_epoch:
