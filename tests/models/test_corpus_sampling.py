@@ -33,8 +33,42 @@ def test_chunked_downsampling_is_the_single_draw(chunk_tokens):
     in_vocabulary = tokens[tokens >= 0]
     expected = in_vocabulary[whole_rng.random(len(in_vocabulary)) < keep_probability(counts, 1e-2)[in_vocabulary]]
     assert 0 < len(expected) < len(in_vocabulary)  # some tokens dropped, some kept
-    np.testing.assert_array_equal(stream, expected)
+    assert len(stream) == len(expected)
+    everything, = stream.take(np.arange(len(expected)))
+    np.testing.assert_array_equal(everything, expected)
     assert chunked_rng.bit_generator.state == whole_rng.bit_generator.state
+
+
+@pytest.mark.parametrize("chunk_tokens", [1, 3, 64, 10**6])
+def test_the_kept_stream_reads_like_a_copy_of_it(chunk_tokens):
+    """Ranks in any order, repeated, at chunk edges, with chunks that kept nothing (chunk_tokens 1, 3)."""
+    tokens, counts = _corpus(4, length=700)
+    sampler = CorpusSampler(tokens, counts)
+    sampler.chunk_tokens = chunk_tokens
+    stream = sampler.downsampled(np.random.default_rng(0), 5e-2)
+    copy = sampler.tokens[np.random.default_rng(0).random(len(sampler.tokens))
+                          < keep_probability(counts, 5e-2)[sampler.tokens]]
+    assert len(stream) == len(copy) < len(sampler.tokens)
+    ranks = np.random.default_rng(1).integers(0, len(copy), 500)
+    edges = np.array([0, len(copy) - 1, 1, 0])
+    centre, context, empty = stream.take(ranks, edges, np.zeros(0, dtype=np.int64))
+    np.testing.assert_array_equal(centre, copy[ranks])
+    np.testing.assert_array_equal(context, copy[edges])
+    assert len(empty) == 0
+    words = np.zeros(len(counts), dtype=bool)
+    words[[0, 3, 7]] = True
+    np.testing.assert_array_equal(stream.ranks_where(words), np.flatnonzero(words[copy]))
+
+
+def test_sample_zero_keeps_every_token_and_draws_nothing():
+    tokens, counts = _corpus(5, length=300)
+    sampler = CorpusSampler(tokens, counts)
+    sampler.chunk_tokens = 7
+    rng = np.random.default_rng(0)
+    state = rng.bit_generator.state
+    stream = sampler.downsampled(rng, 0)
+    np.testing.assert_array_equal(stream.take(np.arange(len(sampler.tokens)))[0], sampler.tokens)
+    assert rng.bit_generator.state == state
 
 
 def _draws_per_chunk_size(draw, chunk_sizes):
