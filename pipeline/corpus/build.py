@@ -49,9 +49,10 @@ def write_corpus(documents: Iterable[list[str]], path: str | Path, words_per_lin
             tokens += len(words)
             vocabulary.update(words)
             pending.extend(words)
-            while len(pending) >= words_per_line:
-                emit(pending[:words_per_line])
-                del pending[:words_per_line]
+            full = len(pending) - len(pending) % words_per_line
+            for start in range(0, full, words_per_line):
+                emit(pending[start:start + words_per_line])
+            del pending[:full]
         if pending:
             emit(pending)
         if tokens == 0:

@@ -1,8 +1,9 @@
 """text8 normalisation: lower-case ``a-z`` words, digits spelled out, everything else a space;
-and the ``file`` source, a plain-text file read line by line with a byte progress bar."""
+and the ``file`` source, a plain-text file read in fixed-size chunks with a byte progress bar."""
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 from typing import IO, Iterator
 
@@ -50,10 +51,27 @@ def decoded_lines(handle: IO[bytes], total: int, desc: str) -> Iterator[str]:
             yield raw.decode("utf-8", errors="replace")
 
 
-def file_words(path: Path) -> Iterator[list[str]]:
-    """Yield the text8 words of each line of the plain-text file at ``path``."""
+FILE_CHUNK_BYTES = 1 << 20
+
+
+def file_words(path: Path, chunk_bytes: int = FILE_CHUNK_BYTES) -> Iterator[list[str]]:
+    """Yield the text8 words of the plain-text file at ``path``, one list per ``chunk_bytes`` read.
+
+    Memory stays bounded by the chunk, not the longest line (a text8-style file is one line of
+    up to 1 GB). A word cut at a chunk boundary is carried over to the next chunk, and so is a
+    UTF-8 sequence (incremental decoder), so the words are those of :func:`text8_words` on the
+    whole text.
+    """
     if not path.is_file():
         raise PipelineError(f"corpus.path {path}: file not found; point it at a plain-text file")
-    with open(path, "rb") as handle:
-        for line in decoded_lines(handle, path.stat().st_size, path.name):
-            yield text8_words(line)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    carry = ""
+    with open(path, "rb") as handle, tqdm(total=path.stat().st_size, unit="B", unit_scale=True,
+                                          desc=path.name, mininterval=1.0) as bar:
+        while raw := handle.read(chunk_bytes):
+            bar.update(len(raw))
+            text = carry + decoder.decode(raw).translate(_TEXT8)
+            words = text.split()
+            carry = words.pop() if words and not text[-1].isspace() else ""
+            yield words
+    yield (carry + decoder.decode(b"", final=True).translate(_TEXT8)).split()

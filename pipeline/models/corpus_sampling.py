@@ -5,7 +5,11 @@ words drawn from the unigram^0.75 distribution.
 
 from __future__ import annotations
 
+from typing import Iterable, Iterator
+
 import numpy as np
+
+DOWNSAMPLE_CHUNK_TOKENS = 1 << 20
 
 
 def unigram_noise_cdf(counts: np.ndarray) -> np.ndarray:
@@ -22,6 +26,60 @@ def keep_probability(counts: np.ndarray, sample: float) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         keep = (np.sqrt(frequency / sample) + 1) * sample / frequency
     return np.nan_to_num(np.minimum(1.0, keep), nan=1.0)
+
+
+class KeptStream:
+    """The down-sampled token stream, held as one bit a corpus token (kept or dropped) instead of a copy.
+
+    Parameters
+    ----------
+    tokens : ndarray of int64
+        The in-vocabulary corpus.
+    kept_flags : iterable of ndarray of bool
+        Whether each token is kept, one array per ``chunk_tokens`` tokens (the last one shorter).
+    chunk_tokens : int
+        Tokens per flag array.
+    """
+
+    def __init__(self, tokens: np.ndarray, kept_flags: Iterable[np.ndarray], chunk_tokens: int) -> None:
+        self.tokens = tokens
+        self.chunk_tokens = chunk_tokens
+        self.lengths, self.bits, kept = [], [], [0]
+        for flags in kept_flags:  # packed as they come: the flags of the whole corpus are never held
+            self.lengths.append(len(flags))
+            self.bits.append(np.packbits(flags))
+            kept.append(int(flags.sum()))
+        self.starts = np.cumsum(kept, dtype=np.int64)  # rank of each chunk's first kept token, then the length
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def _kept_indices(self, chunk: int) -> np.ndarray:
+        """Corpus indices of the kept tokens of ``chunk``, in order."""
+        flags = np.unpackbits(self.bits[chunk], count=self.lengths[chunk])
+        return chunk * self.chunk_tokens + np.flatnonzero(flags)
+
+    def take(self, *ranks: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The kept stream's tokens at each array of ``ranks`` (``0 <= rank < len(self)``), as indexing a
+        copy of the stream would give them."""
+        taken = [np.empty(len(r), dtype=self.tokens.dtype) for r in ranks]
+        chunk_of = [np.searchsorted(self.starts, r, side="right") - 1 for r in ranks]
+        orders = [np.argsort(c, kind="stable") for c in chunk_of]
+        bounds = [np.searchsorted(c[order], np.arange(len(self.bits) + 1)) for c, order in zip(chunk_of, orders)]
+        for chunk in range(len(self.bits)):
+            if not any(b[chunk] < b[chunk + 1] for b in bounds):
+                continue
+            indices = self._kept_indices(chunk)
+            for r, out, order, b in zip(ranks, taken, orders, bounds):
+                rows = order[b[chunk]:b[chunk + 1]]
+                out[rows] = self.tokens[indices[r[rows] - self.starts[chunk]]]
+        return tuple(taken)
+
+    def ranks_where(self, word_mask: np.ndarray) -> np.ndarray:
+        """Ranks in the kept stream of the tokens whose word has ``word_mask`` set (a bool per vocabulary word)."""
+        found = [self.starts[chunk] + np.flatnonzero(word_mask[self.tokens[self._kept_indices(chunk)]])
+                 for chunk in range(len(self.bits))]
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
 
 class CorpusSampler:
@@ -43,13 +101,23 @@ class CorpusSampler:
         self.counts = counts
         self.negative_cdf = unigram_noise_cdf(counts)
 
-    def downsampled(self, rng: np.random.Generator, sample: float) -> np.ndarray:
+    chunk_tokens = DOWNSAMPLE_CHUNK_TOKENS
+
+    def downsampled(self, rng: np.random.Generator, sample: float) -> KeptStream:
         """The token stream with frequent words dropped as word2vec does (one uniform draw per token);
-        ``sample`` 0 keeps every token and draws nothing."""
-        stream = self.tokens
-        if sample > 0:
-            stream = stream[rng.random(len(stream)) < keep_probability(self.counts, sample)[stream]]
-        return stream
+        ``sample`` 0 keeps every token and draws nothing.
+
+        The draws are made :attr:`chunk_tokens` at a time: the same stream as one draw for all, since every
+        double takes one 64-bit output of the generator.
+        """
+        keep = keep_probability(self.counts, sample) if sample > 0 else None
+
+        def kept_flags() -> Iterator[np.ndarray]:
+            for start in range(0, len(self.tokens), self.chunk_tokens):
+                chunk = self.tokens[start:start + self.chunk_tokens]
+                yield rng.random(len(chunk)) < keep[chunk] if keep is not None else np.ones(len(chunk), dtype=bool)
+
+        return KeptStream(self.tokens, kept_flags(), self.chunk_tokens)
 
     @staticmethod
     def contexts(rng: np.random.Generator, positions: np.ndarray, window: int,

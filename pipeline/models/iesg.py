@@ -107,7 +107,7 @@ class CorpusWindows(CorpusSampler):
         self.images = images
         self.slot = np.full(len(counts), -1, dtype=np.int64)
         self.slot[image_words] = np.arange(len(image_words))
-        self.centre_occurrences = int((self.slot[self.tokens] >= 0).sum())
+        self.centre_occurrences = int((self.slot >= 0)[self.tokens].sum())
 
     def draw(self, rng: np.random.Generator, params: IESGParams) -> dict[str, np.ndarray]:
         """One epoch's triples, shuffled: arrays ``centre``, ``context``, ``negatives`` (n, k), ``image``.
@@ -117,18 +117,18 @@ class CorpusWindows(CorpusSampler):
         images yields one triple with a context word drawn uniformly within ``params.window``.
         """
         stream = self.downsampled(rng, params.sample)
-        positions, context_positions = self.contexts(rng, np.flatnonzero(self.slot[stream] >= 0), params.window,
+        positions, context_positions = self.contexts(rng, stream.ranks_where(self.slot >= 0), params.window,
                                                      len(stream))
         order = rng.permutation(len(positions))
         if params.max_triples_per_epoch:
             order = order[: params.max_triples_per_epoch]
-        positions, context_positions = positions[order], context_positions[order]
-        slots = self.slot[stream[positions]]
+        centre, context = stream.take(positions[order], context_positions[order])
+        slots = self.slot[centre]
         picks = self.image_starts[slots] + (rng.random(len(slots)) * self.image_counts[slots]).astype(np.int64)
-        negatives = self.negatives(rng, len(positions), params.negatives)
+        negatives = self.negatives(rng, len(centre), params.negatives)
         return {
-            "centre": stream[positions],
-            "context": stream[context_positions],
+            "centre": centre,
+            "context": context,
             "negatives": negatives,
             "image": self.images[picks],
         }

@@ -54,7 +54,8 @@ class SkipGramPairs(CorpusSampler):
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros((0, negatives), dtype=np.int64)
         positions, context = self.contexts(rng, rng.integers(0, len(stream), n_pairs), window, len(stream))
-        return stream[positions], stream[context], self.negatives(rng, len(positions), negatives)
+        centre, context = stream.take(positions, context)
+        return centre, context, self.negatives(rng, len(positions), negatives)
 
 
 def skip_gram_step(words_in: torch.Tensor, words_out: torch.Tensor, centre: torch.Tensor,
