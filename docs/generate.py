@@ -7,7 +7,9 @@ A block is the text between ``<!-- generated: NAME -->`` and ``<!-- end generate
 - ``params``: every key of params.yaml, its default and its comment (docs/stages-and-parameters.md);
 - ``headline``: the README's results table, from the paper-scale run's evaluate details
   (docs/results/paper_scale.json) and the default run's (results/evaluate.json);
-- ``paper_scale_tables`` / ``default_tables``: bench/results_tables.py's output on those files (docs/results.md).
+- ``paper_scale_tables`` / ``default_tables`` / ``zero_shot_tables``: bench/results_tables.py's output on those files
+  and on the unseen-split run (docs/results/zero_shot.json), ``zero_shot_corrections``: bench/zero_shot.py's
+  figures on that run (docs/results/zero_shot_corrections.json) (docs/results.md).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from pipeline.models.registry import REGISTRY, paper_matching  # noqa: E402
 
 PARAMS = REPO / "params.yaml"
 PAPER_SCALE = REPO / "docs/results/paper_scale.json"
+ZERO_SHOT = REPO / "docs/results/zero_shot.json"
+ZERO_SHOT_CORRECTIONS = REPO / "docs/results/zero_shot_corrections.json"
 DEFAULT_RUN = REPO / "results/evaluate.json"
 BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n)(.*?)(<!-- end generated -->)", re.S)
 HEADLINE_MODELS = ("l2", "iesg", "contrastive", "joint")
@@ -120,9 +124,34 @@ def results_tables(details: Path) -> str:
                           check=True, capture_output=True, text=True).stdout.strip() + "\n"
 
 
+def zero_shot_corrections_block(path: Path = ZERO_SHOT_CORRECTIONS) -> str:
+    """bench/zero_shot.py's figures: P@1 by seen / unseen word, and ConSE and calibrated stacking against plain."""
+    report = json.loads(path.read_text())
+    out = [f"{report['seen_words']} seen and {report['unseen_words']} unseen mapped words (median corpus count "
+           f"{report['median_count']['seen']:.0f} and {report['median_count']['unseen']:.0f}); P@1, cos:", "",
+           "| model | direction | plain [95%] | seen words | unseen words | ConSE (T, tau) - plain | "
+           "calibrated (gamma) - plain |", "|---|---|---|---|---|---|---|"]
+    pct = lambda value: f"{100 * value:.1f}"  # noqa: E731
+    diff = lambda entry: (f"{100 * entry['p1_vs_plain']['diff']:+.1f} "  # noqa: E731
+                          f"[{100 * entry['p1_vs_plain']['ci'][0]:+.1f}, {100 * entry['p1_vs_plain']['ci'][1]:+.1f}]")
+    for model, directions in report["models"].items():
+        for direction, entry in directions.items():
+            plain, by_word, conse = entry["plain"], entry["plain_by_word"], entry["conse"]
+            calibrated = entry.get("calibrated")
+            out.append(
+                f"| {model} | {direction.replace('_to_', ' -> ')} | {pct(plain['p1'])} [{pct(plain['p1_ci'][0])}, "
+                f"{pct(plain['p1_ci'][1])}] | {pct(by_word['seen']['p1'])} ({by_word['seen']['pairs']:,}) | "
+                f"{pct(by_word['unseen']['p1'])} ({by_word['unseen']['pairs']:,}) | {diff(conse)} "
+                f"({conse['top']}, {conse['temperature']}) | "
+                + (f"{diff(calibrated)} ({calibrated['gamma']})" if calibrated else "-") + " |")
+    return "\n".join(out) + "\n"
+
+
 GENERATORS = {"params": params_block, "headline": headline_block,
               "paper_scale_tables": lambda: results_tables(PAPER_SCALE),
-              "default_tables": lambda: results_tables(DEFAULT_RUN)}
+              "default_tables": lambda: results_tables(DEFAULT_RUN),
+              "zero_shot_tables": lambda: results_tables(ZERO_SHOT),
+              "zero_shot_corrections": zero_shot_corrections_block}
 DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
 
