@@ -58,13 +58,13 @@ def shard_finished(shard_file: Path) -> bool:
 
 def _encode_shard(
     encoder: Encoder, ids: list[str], files: list[str], paths: list[str], target: Path,
-    params: FeaturesParams, threads: int, bar: tqdm,
+    params: FeaturesParams, threads: int, workers: int, bar: tqdm,
 ) -> None:
     skipped: list[dict[str, str]] = []
     with atomic_path(target) as tmp, h5py.File(tmp, "w") as h5:
         writer = FeatureWriter(h5, encoder.dim, chunk_rows=params.batch_size)
         for indices, features, failed in encode_batches(
-            encoder, files, params.batch_size, params.num_workers, threads, tta=params.tta
+            encoder, files, params.batch_size, workers, threads, tta=params.tta
         ):
             writer.append([ids[i] for i in indices], features)
             skipped += [{"image_id": ids[i], "path": paths[i], "error": e} for i, e in failed]
@@ -111,7 +111,10 @@ def featurize_sharded(
     try:
         rank, world = dist.get_rank(), dist.get_world_size()
         table = read_image_list(images_csv)
+        # The machine's threads and DataLoader workers are split among the ranks of a node, so that N ranks
+        # encode with as many threads in all as one process does (more would oversubscribe the cores).
         threads = max(1, (params.threads or len(os.sched_getaffinity(0))) // world)
+        workers = max(1, params.num_workers // world) if params.num_workers else 0
         torch.set_num_threads(threads)
         encoder = load_encoder(params.encoder, params.weights, params.seed, params.weights_path)
         ids, paths = table["image_id"].tolist(), table["path"].tolist()
@@ -132,7 +135,7 @@ def featurize_sharded(
             for k in mine:
                 part = slice(k * params.shard_size, (k + 1) * params.shard_size)
                 _encode_shard(encoder, ids[part], files[part], paths[part], shard_path(shards, k),
-                              params, threads, bar)
+                              params, threads, workers, bar)
         dist.barrier()
         if rank != 0:
             return None
