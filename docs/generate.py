@@ -7,7 +7,7 @@ A block is the text between ``<!-- generated: NAME -->`` and ``<!-- end generate
 - ``params``: every key of params.yaml, its default and its comment (docs/stages-and-parameters.md);
 - ``headline``: the README's results table, from the paper-scale run's evaluate details
   (docs/results/paper_scale.json) and the default run's (results/evaluate.json);
-- ``paper_scale_tables`` / ``default_tables`` / ``zero_shot_tables``: bench/results_tables.py's output on those files
+- ``paper_scale_tables`` (with the seed spread of docs/results/seeds_paper.json) / ``default_tables`` / ``zero_shot_tables``: bench/results_tables.py's output on those files
   and on the unseen-split run (docs/results/zero_shot.json), ``zero_shot_corrections``: bench/zero_shot.py's
   figures on that run (docs/results/zero_shot_corrections.json) (docs/results.md).
 """
@@ -29,6 +29,7 @@ from pipeline.models.registry import REGISTRY, paper_matching  # noqa: E402
 
 PARAMS = REPO / "params.yaml"
 PAPER_SCALE = REPO / "docs/results/paper_scale.json"
+SEEDS = REPO / "docs/results/seeds_paper.json"
 ZERO_SHOT = REPO / "docs/results/zero_shot.json"
 ZERO_SHOT_CORRECTIONS = REPO / "docs/results/zero_shot_corrections.json"
 DEFAULT_RUN = REPO / "results/evaluate.json"
@@ -119,9 +120,10 @@ def headline_block() -> str:
     return "\n".join(out) + "\n"
 
 
-def results_tables(details: Path) -> str:
-    return subprocess.run([sys.executable, str(REPO / "bench/results_tables.py"), "--details", str(details)],
-                          check=True, capture_output=True, text=True).stdout.strip() + "\n"
+def results_tables(details: Path, seeds: Path | None = None) -> str:
+    command = [sys.executable, str(REPO / "bench/results_tables.py"), "--details", str(details)]
+    command += ["--seeds", str(seeds)] if seeds else []
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip() + "\n"
 
 
 def zero_shot_corrections_block(path: Path = ZERO_SHOT_CORRECTIONS) -> str:
@@ -148,7 +150,7 @@ def zero_shot_corrections_block(path: Path = ZERO_SHOT_CORRECTIONS) -> str:
 
 
 GENERATORS = {"params": params_block, "headline": headline_block,
-              "paper_scale_tables": lambda: results_tables(PAPER_SCALE),
+              "paper_scale_tables": lambda: results_tables(PAPER_SCALE, SEEDS),
               "default_tables": lambda: results_tables(DEFAULT_RUN),
               "zero_shot_tables": lambda: results_tables(ZERO_SHOT),
               "zero_shot_corrections": zero_shot_corrections_block}
