@@ -1,12 +1,14 @@
-"""Seed spread of the matching results: ``train.seed`` swept, each model's P@1 mean and std.
+"""Seed spread of the matching results: ``train.seed`` (or word2vec's seed) swept, each model's P@1 mean and std.
 
     python bench/seeds.py --seeds 0 1 2 3 4 --out results/seeds.json [-S key=value ...]
+    python bench/seeds.py --param pretrain.seed --seeds 0 1 2 --out results/seeds_word2vec.json   # the text side
 
-A direct loop of ``dvc exp run -S train.seed=N`` (a DVC queue would run its workers side by side, which
-2 shared cores cannot afford), each followed by reading that experiment's ``results/evaluate.json``. Only
-the train and evaluate stages re-run. Writes, per model, direction and score, the mean and the sample
-std of P@1 and of its paired difference to the reference model, which
-``bench/results_tables.py --seeds`` shows beside the bootstrap interval.
+A direct loop of ``dvc exp run -S <param>=N`` (a DVC queue would run its workers side by side, which 2
+shared cores cannot afford), each followed by reading that experiment's ``results/evaluate.json``. With
+``train.seed`` (the default) only the train and evaluate stages rerun; with ``pretrain.seed`` (word2vec's
+seed: the text side) pretrain reruns too, and map_images, whose outputs stay the same, so featurize does not.
+Writes, per model, direction and score, the mean and the sample std of P@1 and of its paired difference to
+the reference model, which ``bench/results_tables.py --seeds`` shows beside the bootstrap interval.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def summarise(runs: list[dict], reference: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--param", default="train.seed", help="the seed swept (train.seed or pretrain.seed)")
     parser.add_argument("--reference", default=BASELINE_MODEL, help="evaluate.reference_model of the runs")
     parser.add_argument("--out", default="results/seeds.json")
     parser.add_argument("-S", dest="overrides", action="append", default=[], help="extra dvc exp run -S params")
@@ -58,10 +61,10 @@ def main() -> None:
     runs = []
     for seed in args.seeds:
         extra = [flag for override in args.overrides for flag in ("-S", override)]
-        subprocess.run(["dvc", "exp", "run", "-S", f"train.seed={seed}", *extra], cwd=REPO, check=True)
+        subprocess.run(["dvc", "exp", "run", "-S", f"{args.param}={seed}", *extra], cwd=REPO, check=True)
         runs.append(json.loads(details.read_text()))
         print(f"seed {seed}: done", flush=True)
-    summary = {"seeds": args.seeds, "overrides": args.overrides, "reference": args.reference,
+    summary = {"param": args.param, "seeds": args.seeds, "overrides": args.overrides, "reference": args.reference,
                "matching": summarise(runs, args.reference)}
     Path(args.out).write_text(json.dumps(summary, indent=1))
     for model, directions in summary["matching"].items():
