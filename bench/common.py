@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -35,13 +36,14 @@ def training_inputs(root: str | Path, text: bool = True):
                                                                     "features")), text=text)
 
 
-def load_trained(root: str | Path):
-    """Every model of ``train.models`` trained at ``root``, for scoring
+def load_trained(root: str | Path, names: Sequence[str] | None = None):
+    """The models ``names`` (default: every model of ``train.models``) trained at ``root``, for scoring
     (:func:`pipeline.evaluation.protocol.load_trained_models`)."""
     from pipeline.evaluation.protocol import load_trained_models
     from pipeline.models.registry import load_train_config
 
-    names = load_train_config(str(run_path(root, "params"))).models
+    if names is None:
+        names = load_train_config(str(run_path(root, "params"))).models
     return load_trained_models(*(run_path(root, name) for name in ("images", "links", "features", "vectors", "models")),
                                names)
 
@@ -79,6 +81,39 @@ def run_child(argv: Sequence[str], cwd: str | Path | None = None) -> tuple[dict[
         raise RuntimeError(f"bench child {' '.join(argv)} printed no JSON result:\n{out}")
     result = json.loads(lines[-1])
     return result, wall, usage.ru_maxrss
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, read from /proc (torchrun starts its workers in sessions of their own,
+    so a process group does not reach them)."""
+    children = [int(c) for task in Path(f"/proc/{pid}/task").glob("*")
+                for c in (task / "children").read_text().split()]
+    return children + [d for c in children for d in descendants(c)]
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def kill_process_tree(run: subprocess.Popen, timeout: float = 30) -> list[int]:
+    """SIGKILL ``run`` and every process below it at once, as when the machine running them goes down;
+    return once none of them runs any more. Returns the pids below ``run`` that were killed."""
+    below = descendants(run.pid)
+    for pid in [run.pid, *below]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    run.wait()
+    deadline = time.monotonic() + timeout
+    while any(_running(pid) for pid in below):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"a killed process below {run.pid} still runs after {timeout:.0f} s")
+        time.sleep(0.02)
+    return below
 
 
 def peak_rss_kib() -> dict[str, int]:

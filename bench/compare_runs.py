@@ -18,21 +18,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import run_path  # noqa: E402
+from common import load_trained, run_path  # noqa: E402
 
 from pipeline.core.params import load_section  # noqa: E402
 from pipeline.evaluation.params import EvaluateParams  # noqa: E402
 from pipeline.evaluation.protocol import (  # noqa: E402
-    DIRECTIONS, candidate_scores, draw_candidates, load_trained_models, rank_candidates,
+    DIRECTIONS, direction_scores, draw_candidates, rank_candidates,
 )
 from pipeline.evaluation.statistics import cluster_weights, clustered_means, interval  # noqa: E402
 
 KS = (1, 5, 10)
-
-
-def load(root: Path, names: list[str]):
-    return load_trained_models(*(run_path(root, name) for name in ("images", "links", "features", "vectors",
-                                                                   "models")), names)
 
 
 def main() -> None:
@@ -44,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     names = args.models.split(",")
     params = load_section(EvaluateParams, "evaluate", run_path(args.run_a, "params"))
-    a, b = load(args.run_a, names), load(args.run_b, names)
+    a, b = load_trained(args.run_a, names), load_trained(args.run_b, names)
     if (a.data.image_ids, a.data.words) != (b.data.image_ids, b.data.words) or not (
             np.array_equal(a.data.pair_image, b.data.pair_image) and np.array_equal(a.data.pair_word, b.data.pair_word)):
         sys.exit(f"error: {args.run_a} and {args.run_b} differ in their images, words or test links; "
@@ -59,8 +54,8 @@ def main() -> None:
             hits = {}
             for label, run in (("A", a), ("B", b)):
                 images, words = run.matchers[name].embeddings(run.data.features, args.score)
-                query, item = (images, words) if direction == "image_to_word" else (words, images)
-                hits[label] = rank_candidates(candidate_scores(query, item, sets[direction]), sets[direction].items).ranks
+                hits[label] = rank_candidates(direction_scores(images, words, sets[direction], direction),
+                                              sets[direction].items).ranks
             cells = {label: " / ".join(f"{100 * (r < k).mean():.1f}" for k in KS) for label, r in hits.items()}
             diff = clustered_means(hits["B"] < 1, clusters, weights) - clustered_means(hits["A"] < 1, clusters, weights)
             low, high = interval(diff)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import run_path  # noqa: E402
+from common import load_trained, run_path  # noqa: E402
 
 from pipeline.core.errors import PipelineError  # noqa: E402
 from pipeline.core.params import load_section, read_params  # noqa: E402
@@ -31,7 +31,7 @@ from pipeline.evaluation.hubness import (  # noqa: E402
 )
 from pipeline.evaluation.params import EvaluateParams  # noqa: E402
 from pipeline.evaluation.protocol import (  # noqa: E402
-    DIRECTIONS, draw_candidates, image_pool, load_trained_models, random_matcher,
+    DIRECTIONS, draw_candidates, image_pool, random_matcher,
 )
 from pipeline.evaluation.retrieval import RETRIEVALS  # noqa: E402
 
@@ -49,8 +49,7 @@ def load_run(root: Path, names: list[str] | None):
         if name != "random" and name not in trained:
             raise PipelineError(f"--models: {name!r} is not in train.models of {params_file} "
                                 f"({', '.join(trained)}) nor 'random'")
-    loaded = load_trained_models(*(run_path(root, name) for name in ("images", "links", "features", "vectors", "models")),
-                                 [name for name in names if name != "random"])
+    loaded = load_trained(root, [name for name in names if name != "random"])
     matchers = {name: random_matcher(loaded.data, loaded.pretrained, params.seed) if name == "random"
                 else loaded.matchers[name] for name in names}
     return params, loaded.data, matchers

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,15 +30,11 @@ import h5py
 import numpy as np
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, kill_process_tree  # noqa: E402
+
 STAGE = REPO / "stages" / "featurize.py"
 SHARDS = 8
-
-
-def _descendants(pid: int) -> list[int]:
-    children = [int(c) for task in Path(f"/proc/{pid}/task").glob("*")
-                for c in (task / "children").read_text().split()]
-    return children + [d for c in children for d in _descendants(c)]
 
 
 def _setup(folder: Path, files: list[Path], procs: int) -> None:
@@ -74,16 +69,7 @@ def _kill_at_half(folder: Path) -> None:
         if run.poll() is not None:
             sys.exit("error: the run ended before half of its shards were finished; raise --n")
         time.sleep(0.05)
-    pids = [run.pid, *_descendants(run.pid)]
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    run.wait()
-    while any(Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]
-              for pid in pids[1:]):
-        time.sleep(0.05)
+    kill_process_tree(run)
 
 
 def _read(path: Path) -> tuple[list[bytes], np.ndarray]:

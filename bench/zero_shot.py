@@ -27,12 +27,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import run_path  # noqa: E402
+from common import load_trained, run_path  # noqa: E402
 
 from pipeline.core.params import load_section  # noqa: E402
 from pipeline.evaluation.params import EvaluateParams  # noqa: E402
 from pipeline.evaluation.protocol import (  # noqa: E402
-    DIRECTIONS, MatchingData, candidate_scores, draw_candidates, load_trained_models, rank_candidates,
+    DIRECTIONS, MatchingData, direction_scores, draw_candidates, rank_candidates,
 )
 from pipeline.evaluation.statistics import cluster_weights, clustered_means, interval  # noqa: E402
 from pipeline.evaluation.zero_shot import ConSEMatcher, calibrated_scores, seen_words  # noqa: E402
@@ -54,8 +54,7 @@ def ranks(matcher, data: MatchingData, sets: dict, direction: str, score: str, s
           gamma: float = 0.0) -> np.ndarray:
     images, words = matcher.embeddings(data.features, score)
     chosen = sets[direction]
-    query, item = (images, words) if direction == "image_to_word" else (words, images)
-    scores = candidate_scores(query, item, chosen)
+    scores = direction_scores(images, words, chosen, direction)
     if gamma:
         scores = calibrated_scores(scores, chosen.items, seen, gamma)
     return rank_candidates(scores, chosen.items).ranks
@@ -85,8 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     params = load_section(EvaluateParams, "evaluate", run_path(args.run, "params"))
     names = args.models.split(",")
-    loaded = load_trained_models(*(run_path(args.run, name) for name in ("images", "links", "features", "vectors",
-                                                                         "models")), names)
+    loaded = load_trained(args.run, names)
     test = loaded.data
     seen = seen_words(test)
     if seen.all():

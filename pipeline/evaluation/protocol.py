@@ -269,6 +269,13 @@ def candidate_scores(
     return scores
 
 
+def direction_scores(images: np.ndarray, words: np.ndarray, sets: CandidateSets, direction: str) -> np.ndarray:
+    """Candidate scores of one direction: each image against its candidate words (``image_to_word``) or each
+    word against its candidate images (``word_to_image``)."""
+    query, item = (images, words) if direction == "image_to_word" else (words, images)
+    return candidate_scores(query, item, sets)
+
+
 def rank_candidates(scores: np.ndarray, items: np.ndarray) -> Ranking:
     """Rank of the true item (column 0; ties count against it) and the top-1 item per row."""
     negatives = scores[:, 1:]
@@ -313,8 +320,7 @@ def evaluate_matching(
             images, words = matcher.embeddings(data.features, score)
             for direction in DIRECTIONS:
                 s = sets[direction]
-                query, item = (images, words) if direction == "image_to_word" else (words, images)
-                ranking = rank_candidates(candidate_scores(query, item, s), s.items)
+                ranking = rank_candidates(direction_scores(images, words, s, direction), s.items)
                 rankings[name, direction, score] = ranking
                 entry = precision_at(ranking.ranks, ks)
                 entry["candidates"] = int(s.sizes.min()) if len(s.items) else 0

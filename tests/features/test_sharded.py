@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +23,9 @@ from pipeline.features.params import FeaturesParams
 from pipeline.features.sharded import shard_dir, shard_finished, shard_path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))
+from common import kill_process_tree  # noqa: E402
+
 STAGE = REPO / "stages" / "featurize.py"
 PARAMS = {"encoder": "resnet18", "weights": "none", "batch_size": 1, "num_workers": 0, "threads": 2,
           "seed": 1, "shard_size": 2}
@@ -74,36 +76,6 @@ def _assert_same(folder: Path, expected: tuple[list[str], np.ndarray, dict]) -> 
     np.testing.assert_allclose(features, expected[1], atol=1e-5)
     assert attrs == expected[2]
     assert not shard_dir(folder / "data" / "features" / "features.h5").exists()
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid``, read from /proc (torchrun starts its workers in sessions of their own)."""
-    children = [int(c) for task in Path(f"/proc/{pid}/task").glob("*")
-                for c in (task / "children").read_text().split()]
-    return children + [d for c in children for d in _descendants(c)]
-
-
-def _kill_job(run: subprocess.Popen) -> None:
-    """SIGKILL the launcher and all its workers at once, as when the machine running them goes down."""
-    workers = _descendants(run.pid)
-    assert workers, "torchrun has no workers to kill"
-    for pid in [run.pid, *workers]:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    run.wait()
-    deadline = time.monotonic() + 30
-    while any(Path(f"/proc/{pid}").exists() and "Z" not in _state(pid) for pid in workers):
-        assert time.monotonic() < deadline, "a killed worker is still running"
-        time.sleep(0.02)
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return "Z"
 
 
 def _free_port() -> int:
@@ -159,7 +131,7 @@ def test_killed_run_resumes_at_its_unfinished_shards(tmp_path: Path) -> None:
     while not (shards.is_dir() and any(shards.glob("*.sha256"))):
         assert run.poll() is None and time.monotonic() < deadline, "no shard finished before the run ended"
         time.sleep(0.02)
-    _kill_job(run)
+    assert kill_process_tree(run), "torchrun had no workers to kill"
 
     finished = [k for k in range(9) if shard_finished(shard_path(shards, k))]
     assert 0 < len(finished) < 9 and not output.exists()
