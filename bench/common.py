@@ -48,6 +48,18 @@ def load_trained(root: str | Path, names: Sequence[str] | None = None):
                                names)
 
 
+def split_pairs(data, split: str):
+    """A :class:`~pipeline.evaluation.protocol.MatchingData` with the links of ``split``'s images as its pairs
+    (the validation pairs, to choose settings with the evaluate protocol without reading the test split)."""
+    import dataclasses
+
+    import numpy as np
+
+    pairs = [(image, word) for image, s in enumerate(data.splits) if s == split for word in data.image_words[image]]
+    images, words = (np.array(column, dtype=np.int64) for column in zip(*pairs))
+    return dataclasses.replace(data, pair_image=images, pair_word=words)
+
+
 def child_env() -> dict[str, str]:
     """Environment for child processes: this checkout's ``pipeline`` package first on the path."""
     env = dict(os.environ)

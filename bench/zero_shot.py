@@ -19,7 +19,6 @@ run's ``evaluate.candidates``, ``seed`` and ``image_pool``), per model and direc
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import load_trained, run_path  # noqa: E402
+from common import load_trained, run_path, split_pairs  # noqa: E402
 
 from pipeline.core.params import load_section  # noqa: E402
 from pipeline.evaluation.params import EvaluateParams  # noqa: E402
@@ -41,13 +40,6 @@ CONSE_TOPS = (1, 3, 5, 10, 20, 50)
 CONSE_TEMPERATURES = (0.02, 0.05, 0.1, 1.0)
 GAMMAS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
 KS = (1, 5, 10)
-
-
-def split_pairs(data: MatchingData, split: str) -> MatchingData:
-    """``data`` with the links of ``split``'s images as its pairs (the validation pairs for choosing settings)."""
-    pairs = [(image, word) for image, s in enumerate(data.splits) if s == split for word in data.image_words[image]]
-    images, words = (np.array(column, dtype=np.int64) for column in zip(*pairs))
-    return dataclasses.replace(data, pair_image=images, pair_word=words)
 
 
 def ranks(matcher, data: MatchingData, sets: dict, direction: str, score: str, seen: np.ndarray | None = None,

@@ -26,6 +26,7 @@ from typing import Literal
 
 import numpy as np
 import torch
+from scipy.special import gammaln
 from tqdm import tqdm
 
 from pipeline.models import l2
@@ -146,6 +147,84 @@ class Batches:
         train_images = np.flatnonzero((data.split == "train") & incidence.any(1).numpy())
         return cls(train_images, mapped, incidence)
 
+    def taxonomy_order(self) -> np.ndarray:
+        """The training images sorted by their linked words, each image's words taken from the most general
+        (the most linked images) to the most specific: a depth-first order of the WordNet hierarchy the
+        links come from, in which images of sister synsets (sharing a hypernym) are neighbours."""
+        rows = self.incidence[self.train_images].numpy()
+        linked_images = rows.sum(0)
+        keys = []
+        for row in rows:
+            columns = np.flatnonzero(row)
+            keys.append(tuple(columns[np.lexsort((columns, -linked_images[columns]))].tolist()))
+        return self.train_images[sorted(range(len(keys)), key=keys.__getitem__)]
+
+    def epoch_order(self, rng: np.random.Generator, batch_size: int, sister_share: float) -> np.ndarray:
+        """The training images of one epoch, batch after batch.
+
+        With ``sister_share`` 0 a random permutation. Otherwise each batch starts with a run of
+        ``round(sister_share * batch_size)`` images of :meth:`taxonomy_order` from a random start (sister
+        synsets: hard negatives) and is filled from a random permutation, drawn again when spent.
+        """
+        n = len(self.train_images)
+        if not sister_share:
+            return self.train_images[rng.permutation(n)]
+        taxonomy = self.taxonomy_order()
+        run = min(n, max(1, round(sister_share * batch_size)))
+        filler, used, order = self.train_images[rng.permutation(n)], 0, []
+        while len(order) < n:
+            start = int(rng.integers(0, n - run + 1))
+            order.extend(taxonomy[start:start + run])
+            need = batch_size - run
+            while need > 0:
+                if used == n:
+                    filler, used = self.train_images[rng.permutation(n)], 0
+                take = filler[used:used + need]
+                order.extend(take)
+                used, need = used + len(take), need - len(take)
+        return np.asarray(order[:n], dtype=self.train_images.dtype)
+
+
+def expected_first(below: np.ndarray, negatives: np.ndarray, draws: int) -> np.ndarray:
+    """Probability that a true item ranks first among itself and ``draws`` negatives drawn without replacement
+    from its ``negatives`` non-positives, ``below`` of which score lower: ``C(below, k) / C(negatives, k)``,
+    ``k = min(draws, negatives)`` (ties count against the true item, as in the evaluate protocol)."""
+    k = np.minimum(draws, negatives)
+    first = np.zeros(len(below))
+    ok = below >= k
+    b, n, k = below[ok], negatives[ok], k[ok]
+    first[ok] = np.exp(gammaln(b + 1) - gammaln(b - k + 1) - gammaln(n + 1) + gammaln(n - k + 1))
+    return first
+
+
+def validation_pair_p1(projected: np.ndarray, word_vectors: np.ndarray, data: GroundingData, kind: str,
+                       split: str = "val", candidates: int = 100) -> float:
+    """The evaluate protocol's P@1 on the links of ``split``'s images, both directions averaged, in
+    expectation over the candidate draws: each link's word against ``candidates - 1`` mapped words not linked
+    to its image, and its image against as many ``split`` images not linked to its word."""
+    words, images = data.links_in(split)
+    if len(words) == 0:
+        return float("nan")
+    mapped, query_images = data.mapped_words(), np.unique(images)
+    scores = energy_matrix(projected[query_images], word_vectors[mapped], kind)
+    row, column = np.searchsorted(query_images, images), np.searchsorted(mapped, words)
+    positive = np.zeros(scores.shape, dtype=bool)
+    positive[row, column] = True
+    true = scores[row, column][:, None]
+    negatives = np.where(positive, np.inf, scores)
+    image_to_word = expected_first((negatives[row] < true).sum(1), (~positive[row]).sum(1), candidates - 1)
+    word_to_image = expected_first((negatives.T[column] < true).sum(1), (~positive[:, column]).sum(0),
+                                   candidates - 1)
+    return float((image_to_word.mean() + word_to_image.mean()) / 2)
+
+
+def stopping_score(params: ImageLossParams, val_p1: float, projected: np.ndarray, word_vectors: np.ndarray,
+                   data: GroundingData) -> float:
+    """The score early stopping keeps the best epoch by (``params.stop_on``)."""
+    if params.stop_on == "top1":
+        return val_p1
+    return validation_pair_p1(projected, word_vectors, data, params.energy)
+
 
 def initial_projection(data: GroundingData, word_vectors: np.ndarray, params: ImageLossParams) -> torch.Tensor:
     """``W`` at the start: the L2 solution on the same prepared features, or a seeded Gaussian (torch's global
@@ -225,8 +304,9 @@ def train(
     stopper = EarlyStopping(params.patience)
     log = EpochRecorder(on_epoch)
     n_train = len(batches.train_images)
+    scores: dict[int, float] = {}
     for epoch in range(1, params.epochs + 1):
-        order = batches.train_images[rng.permutation(n_train)]
+        order = batches.epoch_order(rng, params.batch_size, params.sister_share)
         total, hits, steps = 0.0, 0.0, 0
         for start in tqdm(range(0, n_train, params.batch_size), desc=f"contrastive epoch {epoch}/{params.epochs}",
                           unit="batch", mininterval=1, leave=False):
@@ -246,7 +326,8 @@ def train(
         word_vectors = word_matrix(mapped_rows)
         val_p1 = validation_p1(prepared @ current, word_vectors, data, params.energy)
         log.add(EpochLog(epoch, total / steps, hits / steps, val_p1))
-        if stopper.update(epoch, val_p1, (current, mapped_rows)):
+        scores[epoch] = stopping_score(params, val_p1, prepared @ current, word_vectors, data)
+        if stopper.update(epoch, scores[epoch], (current, mapped_rows)):
             break
     current, mapped_rows = stopper.best_state
     return Trained(
@@ -255,5 +336,6 @@ def train(
         word_vectors=word_matrix(mapped_rows) if params.update_words else None,
         log=log.entries,
         kept_epoch=stopper.best_epoch,
-        summary={"temperature": round(float(1 / scale_value(log_scale.detach())), 5)},
+        summary={"temperature": round(float(1 / scale_value(log_scale.detach())), 5),
+                 "stop_on": params.stop_on, "stopping_score": round(scores[stopper.best_epoch], 4)},
     )

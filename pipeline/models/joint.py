@@ -33,7 +33,7 @@ from pipeline.models.base import (
     prepare_features, training_center, validation_p1,
 )
 from pipeline.models.contrastive import (
-    Batches, initial_projection, logit_scale_of, make_optimizer, scale_value, symmetric_loss,
+    Batches, initial_projection, logit_scale_of, make_optimizer, scale_value, stopping_score, symmetric_loss,
     unit_rows_torch,
 )
 from pipeline.models.corpus_sampling import CorpusSampler
@@ -133,8 +133,9 @@ def train(
     text_losses: list[float] = []
     n_train = len(batches.train_images)
     image_steps = math.ceil(n_train / params.batch_size)
+    scores: dict[int, float] = {}
     for epoch in range(1, params.epochs + 1):
-        order = batches.train_images[rng.permutation(n_train)]
+        order = batches.epoch_order(rng, params.batch_size, params.sister_share)
         centre, context, noise = (torch.from_numpy(a) for a in pairs.draw(
             rng, params.text_pairs_per_epoch, params.window, params.negatives, params.sample))
         text_batches = math.ceil(len(centre) / params.text_batch_size)
@@ -166,7 +167,8 @@ def train(
         val_p1 = validation_p1(prepared @ current, vectors, data, params.energy)
         text_losses.append(text_total / max(len(centre), 1))
         log.add(EpochLog(epoch, total / done, hits / done, val_p1))
-        if stopper.update(epoch, val_p1, (current, vectors)):
+        scores[epoch] = stopping_score(params, val_p1, prepared @ current, vectors, data)
+        if stopper.update(epoch, scores[epoch], (current, vectors)):
             break
     current, vectors = stopper.best_state
     return Trained(
@@ -175,5 +177,6 @@ def train(
         log=log.entries,
         kept_epoch=stopper.best_epoch,
         summary={"text_loss": [round(x, 5) for x in text_losses],
-                 "temperature": round(float(1 / scale_value(log_scale.detach())), 5)},
+                 "temperature": round(float(1 / scale_value(log_scale.detach())), 5),
+                 "stop_on": params.stop_on, "stopping_score": round(scores[stopper.best_epoch], 4)},
     )

@@ -200,12 +200,22 @@ class ImageLossParams:
     multi_positive : {"per_link", "per_image"}
         Averaging of the multi-positive loss: over every link of the batch, or each image's
         (word's) positives first and then the images (words), so that every image weighs the same.
+    sister_share : float
+        Share of each batch taken as a run of neighbouring training images in WordNet order (images
+        sorted by their linked words from the most general to the most specific, so that a run holds
+        sister synsets: hard negatives for word -> image); the rest of the batch is drawn at random.
+        0 gives random batches.
+    stop_on : {"top1", "pairs"}
+        The validation score early stopping keeps the best epoch by: ``top1``, the share of val images
+        whose top-ranked mapped word is linked (every model's logged ``val_p1``), or ``pairs``, the
+        evaluate protocol's P@1 on the val links, both directions averaged, each link's expectation over
+        its random 99 non-linked candidates computed exactly (word -> image among the val images).
     """
 
-    anchor: Annotated[float, NON_NEGATIVE] = 1.0
+    anchor: Annotated[float, NON_NEGATIVE] = 0.3
     energy: Energy = "cos"
-    temperature: Annotated[float, TEMPERATURE_RANGE] = 0.07
-    learn_temperature: bool = True
+    temperature: Annotated[float, TEMPERATURE_RANGE] = 0.05
+    learn_temperature: bool = False
     init: Literal["l2", "normal"] = "normal"
     l2_ridge: Annotated[float, NON_NEGATIVE] = 0.01
     optimizer: Literal["adam", "sgd"] = "adam"
@@ -219,6 +229,8 @@ class ImageLossParams:
     normalize_features: bool = True
     center_features: bool = True
     multi_positive: Literal["per_link", "per_image"] = "per_image"
+    sister_share: Annotated[float, Range(ge=0, le=1)] = 0.0
+    stop_on: Literal["top1", "pairs"] = "pairs"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ from gensim.models import KeyedVectors
 from pipeline.core.errors import PipelineError
 from pipeline.core.params import checked
 from pipeline.models import base
-from pipeline.models.contrastive import masked_info_nce, symmetric_loss, train
+from pipeline.models.contrastive import (
+    Batches, expected_first, masked_info_nce, symmetric_loss, train, validation_pair_p1,
+)
 from pipeline.models.params import ContrastiveParams
 
 
@@ -246,6 +248,8 @@ def test_no_training_link_is_refused():
     ({"momentum": 1.0}, r"params train.contrastive.momentum: must be >= 0 and < 1, got 1.0$"),
     ({"multi_positive": "per_word"},
      r"params train.contrastive.multi_positive: 'per_word' is not one of 'per_link', 'per_image'$"),
+    ({"sister_share": 1.5}, r"params train.contrastive.sister_share: must be >= 0 and <= 1, got 1.5$"),
+    ({"stop_on": "loss"}, r"params train.contrastive.stop_on: 'loss' is not one of 'top1', 'pairs'$"),
 ])
 def test_invalid_params_are_refused_in_one_line(change, message):
     with pytest.raises(PipelineError, match=message):
@@ -284,3 +288,82 @@ def test_multi_positive_reaches_training():
     per_link = train(inputs, ContrastiveParams(multi_positive="per_link", **common), seed=0)
     per_image = train(inputs, ContrastiveParams(multi_positive="per_image", **common), seed=0)
     assert not np.allclose(per_link.projection.projection, per_image.projection.projection)
+
+
+# --------------------------------------------------------------------------------------------
+# Batches of sister synsets
+
+
+def test_random_batches_are_the_permutation_drawn_before_sister_batches_existed():
+    batches = Batches.build(hierarchy_world().data)
+    order = batches.epoch_order(np.random.default_rng(3), 16, 0.0)
+    np.testing.assert_array_equal(order, batches.train_images[np.random.default_rng(3).permutation(len(order))])
+
+
+def test_the_taxonomy_order_keeps_each_hypernyms_images_together_and_each_leafs_images_together():
+    inputs = hierarchy_world(leaves=12, per=6)
+    batches = Batches.build(inputs.data)
+    order = batches.taxonomy_order()
+    assert sorted(order.tolist()) == sorted(batches.train_images.tolist())
+    leaf = order // 6  # hierarchy_world numbers images leaf by leaf
+    half = leaf >= 6
+    assert (np.diff(half.astype(int)) != 0).sum() == 1  # the two hypernyms' images: two runs
+    assert (np.diff(leaf) != 0).sum() == 11  # each leaf's images: one run
+
+
+def test_sister_batches_start_with_a_run_of_the_taxonomy_order():
+    batches = Batches.build(hierarchy_world(leaves=12, per=6).data)
+    position = {image: k for k, image in enumerate(batches.taxonomy_order())}
+    order = batches.epoch_order(np.random.default_rng(0), 8, 0.5)
+    assert len(order) == len(batches.train_images) and set(order) <= set(batches.train_images)
+    for start in range(0, len(order) - 8 + 1, 8):
+        run = [position[image] for image in order[start:start + 4]]
+        assert run == list(range(run[0], run[0] + 4))
+
+
+def test_sister_share_reaches_training():
+    inputs = hierarchy_world()
+    common = dict(update_words=False, epochs=2, patience=0, batch_size=16)
+    random = train(inputs, ContrastiveParams(**common), seed=0)
+    sisters = train(inputs, ContrastiveParams(sister_share=0.5, **common), seed=0)
+    assert not np.allclose(random.projection.projection, sisters.projection.projection)
+
+
+# --------------------------------------------------------------------------------------------
+# Early stopping on the validation pairs
+
+
+def test_the_expected_first_place_is_the_hypergeometric_share_of_draws_below():
+    # 3 of 4 negatives below, 2 drawn: C(3,2)/C(4,2) = 3/6; fewer below than drawn: 0; all below: 1
+    np.testing.assert_allclose(expected_first(np.array([3, 1, 4]), np.array([4, 4, 4]), 2), [0.5, 0, 1])
+    # all 4 drawn when 9 are asked: first only when all 4 are below
+    np.testing.assert_allclose(expected_first(np.array([4, 3]), np.array([4, 4]), 9), [1, 0])
+
+
+def test_validation_pair_p1_by_hand():
+    """Two val images scored against three mapped words (dot, word vectors the unit axes):
+
+        image 0: 0.9 0.5 0.1   linked to word 0
+        image 1: 0.2 0.25 0.3  linked to word 1      (a train image holds word 2's link)
+
+    With 2 candidates (one negative): image -> word 1 (both negatives below) and 1/2 (0.2 below, 0.3 above);
+    word -> image among the val images: word 0's other image scores 0.2 < 0.9: 1; word 1's other image 0.5 >
+    0.25: 0. Mean (0.75 + 0.5) / 2. With 3 candidates (two negatives, one where only one exists):
+    image -> word 1 and 0, word -> image 1 and 0: 0.5."""
+    projected = np.array([[0.9, 0.5, 0.1], [0.2, 0.25, 0.3], [0.0, 0.0, 1.0]], dtype=np.float32)
+    data = base.GroundingData(projected, np.array(["val", "val", "train"]), np.array([0, 1, 2]), np.array([0, 1, 2]))
+    words = np.eye(3, dtype=np.float32)
+    assert validation_pair_p1(projected, words, data, "dot", candidates=2) == pytest.approx(0.625)
+    assert validation_pair_p1(projected, words, data, "dot", candidates=3) == pytest.approx(0.5)
+
+
+def test_stop_on_reaches_training_and_the_summary_names_it():
+    inputs = hierarchy_world()
+    common = dict(update_words=False, epochs=6, patience=1, batch_size=16, lr=0.05)
+    top1 = train(inputs, ContrastiveParams(stop_on="top1", **common), seed=0)
+    pairs = train(inputs, ContrastiveParams(stop_on="pairs", **common), seed=0)
+    assert top1.summary["stop_on"] == "top1" and pairs.summary["stop_on"] == "pairs"
+    assert top1.summary["stopping_score"] == pytest.approx(round(top1.log[top1.kept_epoch - 1].val_p1, 4))
+    projected = base.prepare_features(inputs.data.features, True, pairs.projection.center) @ pairs.projection.projection
+    assert pairs.summary["stopping_score"] == pytest.approx(
+        validation_pair_p1(projected, inputs.vectors.vectors, inputs.data, "cos"), abs=1e-4)
