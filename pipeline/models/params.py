@@ -212,7 +212,7 @@ class ImageLossParams:
         its random 99 non-linked candidates computed exactly (word -> image among the val images).
     """
 
-    anchor: Annotated[float, NON_NEGATIVE] = 0.3
+    anchor: Annotated[float, NON_NEGATIVE] = 0.5
     energy: Energy = "cos"
     temperature: Annotated[float, TEMPERATURE_RANGE] = 0.05
     learn_temperature: bool = False

@@ -121,7 +121,7 @@ REGISTRY: dict[str, ModelSpec] = {  # in the order tables list them
                                 "IESG with the paper's objective as written, beside the tuned one", setting="paper"),
     "contrastive_frozen": _CONTRASTIVE.variant("contrastive (frozen words)",
                                                "contrastive with the pretrained word vectors frozen (zero-shot ready)",
-                                               update_words=False),
+                                               update_words=False, temperature=0.07, learn_temperature=True),
     "contrastive": _CONTRASTIVE,
     "joint": ModelSpec("pipeline.models.joint", "JointParams", "joint",
                        "skip-gram negative sampling and contrastive image loss trained together, every word learnable",
