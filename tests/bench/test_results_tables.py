@@ -45,3 +45,13 @@ def test_seed_summary_is_the_mean_and_sample_std_over_runs():
     assert cell["p1"]["mean"] == pytest.approx(0.6) and cell["p1"]["std"] == pytest.approx(0.1)
     assert cell["diff_p1"]["mean"] == pytest.approx(0.2) and cell["diff_p1"]["std"] == pytest.approx(0.1)
     assert tables.seed_cell(cell, "p1") == " (60.0 ± 10.0 over seeds)"
+
+
+def test_a_partial_sweep_keeps_the_earlier_entries_of_the_models_it_did_not_train():
+    new = seeds.summarise([fake_run(0.5, 0.1), fake_run(0.7, 0.3)], "l2")
+    earlier = {"seeds": [0, 1], "overrides": ["train.models=[l2,devise]"], "reference": "l2",
+               "matching": {"devise": {"image_to_word": {"cos": {"p1": {"mean": 0.4, "std": 0.01}}}},
+                            **{model: {"stale": True} for model in new}}}
+    merged = seeds.with_kept_models({"seeds": [0, 1], "matching": new}, earlier, "old.json")
+    assert merged["matching"] == {**new, "devise": earlier["matching"]["devise"]}
+    assert merged["kept_from"] == {"file": "old.json", "models": ["devise"], "overrides": ["train.models=[l2,devise]"]}
