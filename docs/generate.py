@@ -7,6 +7,8 @@ A block is the text between ``<!-- generated: NAME -->`` and ``<!-- end generate
 - ``params``: every key of params.yaml, its default and its comment (docs/stages-and-parameters.md);
 - ``headline``: the README's results table, from the paper-scale run's evaluate details
   (docs/results/paper_scale.json) and the default run's (results/evaluate.json);
+- ``hubness_default`` / ``hubness_paper_scale``: the full-ranking retrieval of contrastive and joint, plain and
+  corrected, from the retrieval section of results/evaluate.json / docs/results/paper_scale.json;
 - ``paper_scale_tables`` (with the seed spread of docs/results/seeds_paper.json) / ``default_tables`` / ``zero_shot_tables``: bench/results_tables.py's output on those files
   and on the unseen-split run (docs/results/zero_shot.json), ``zero_shot_corrections``: bench/zero_shot.py's
   figures on that run (docs/results/zero_shot_corrections.json) (docs/results.md).
@@ -149,11 +151,45 @@ def zero_shot_corrections_block(path: Path = ZERO_SHOT_CORRECTIONS) -> str:
     return "\n".join(out) + "\n"
 
 
+RETRIEVAL_LABELS = {"plain": "plain", "csls": "CSLS (k {k})", "inverted_softmax": "inverted softmax (T {temperature})"}
+
+
+def hubness_block(details: Path, models: tuple[str, ...] = ("joint", "contrastive")) -> str:
+    """Per model and direction, each retrieval's R@1 and 100-candidate P@1 with their paired difference to plain,
+    and the hub figures (evaluate's retrieval section)."""
+    retrieval = json.loads(details.read_text())["retrieval"]
+    settings = retrieval["settings"]
+    pct = lambda value: f"{100 * value:.1f}"  # noqa: E731
+
+    def versus(entry: dict, key: str) -> str:
+        change = entry.get("vs_plain", {}).get(key)
+        if not change:
+            return "-"
+        text = f"{100 * change['diff']:+.1f} [{100 * change['ci'][0]:+.1f}, {100 * change['ci'][1]:+.1f}]"
+        return f"**{text}**" if change["ci"][0] > 0 or change["ci"][1] < 0 else text
+
+    out = ["| model | direction | retrieval | R@1 | R@1 - plain | P@1 | P@1 - plain | top-1 hub | distinct top-1 | "
+           "N10 skew |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for model in models:
+        for direction in ("word_to_image", "image_to_word"):
+            for name, label in RETRIEVAL_LABELS.items():
+                entry = retrieval["models"][model][settings["score"]][name][direction]
+                hub = entry["hub"]
+                default = ", default" if settings["default"][direction] == name else ""
+                out.append(f"| {model} | {direction.replace('_to_', ' -> ')} | {label.format(**settings)}{default} | "
+                           f"{pct(entry['r1'])} | {versus(entry, 'r1')} | {pct(entry['p1'])} | {versus(entry, 'p1')} | "
+                           f"{hub['count']} / {hub['queries']:,} ({pct(hub['share'])}%) | {hub['distinct']} | "
+                           f"{hub['k_occurrence_skewness']:.2f} |")
+    return "\n".join(out) + "\n"
+
+
 GENERATORS = {"params": params_block, "headline": headline_block,
               "paper_scale_tables": lambda: results_tables(PAPER_SCALE, SEEDS),
               "default_tables": lambda: results_tables(DEFAULT_RUN),
               "zero_shot_tables": lambda: results_tables(ZERO_SHOT),
-              "zero_shot_corrections": zero_shot_corrections_block}
+              "zero_shot_corrections": zero_shot_corrections_block,
+              "hubness_default": lambda: hubness_block(DEFAULT_RUN),
+              "hubness_paper_scale": lambda: hubness_block(PAPER_SCALE)}
 DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
 
