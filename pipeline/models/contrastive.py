@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -147,6 +148,7 @@ class Batches:
         train_images = np.flatnonzero((data.split == "train") & incidence.any(1).numpy())
         return cls(train_images, mapped, incidence)
 
+    @cached_property
     def taxonomy_order(self) -> np.ndarray:
         """The training images sorted by their linked words, each image's words taken from the most general
         (the most linked images) to the most specific: a depth-first order of the WordNet hierarchy the
@@ -169,7 +171,7 @@ class Batches:
         n = len(self.train_images)
         if not sister_share:
             return self.train_images[rng.permutation(n)]
-        taxonomy = self.taxonomy_order()
+        taxonomy = self.taxonomy_order
         run = min(n, max(1, round(sister_share * batch_size)))
         filler, used, order = self.train_images[rng.permutation(n)], 0, []
         while len(order) < n:
@@ -324,9 +326,10 @@ def train(
             steps += 1
         current, mapped_rows = snapshot()
         word_vectors = word_matrix(mapped_rows)
-        val_p1 = validation_p1(prepared @ current, word_vectors, data, params.energy)
+        projected = prepared @ current
+        val_p1 = validation_p1(projected, word_vectors, data, params.energy)
         log.add(EpochLog(epoch, total / steps, hits / steps, val_p1))
-        scores[epoch] = stopping_score(params, val_p1, prepared @ current, word_vectors, data)
+        scores[epoch] = stopping_score(params, val_p1, projected, word_vectors, data)
         if stopper.update(epoch, scores[epoch], (current, mapped_rows)):
             break
     current, mapped_rows = stopper.best_state

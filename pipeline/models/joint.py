@@ -164,10 +164,11 @@ def train(
                 done += 1
         current = projection.detach().numpy().copy()
         vectors = words_in.numpy().copy()
-        val_p1 = validation_p1(prepared @ current, vectors, data, params.energy)
+        projected = prepared @ current
+        val_p1 = validation_p1(projected, vectors, data, params.energy)
         text_losses.append(text_total / max(len(centre), 1))
         log.add(EpochLog(epoch, total / done, hits / done, val_p1))
-        scores[epoch] = stopping_score(params, val_p1, prepared @ current, vectors, data)
+        scores[epoch] = stopping_score(params, val_p1, projected, vectors, data)
         if stopper.update(epoch, scores[epoch], (current, vectors)):
             break
     current, vectors = stopper.best_state

@@ -303,7 +303,7 @@ def test_random_batches_are_the_permutation_drawn_before_sister_batches_existed(
 def test_the_taxonomy_order_keeps_each_hypernyms_images_together_and_each_leafs_images_together():
     inputs = hierarchy_world(leaves=12, per=6)
     batches = Batches.build(inputs.data)
-    order = batches.taxonomy_order()
+    order = batches.taxonomy_order
     assert sorted(order.tolist()) == sorted(batches.train_images.tolist())
     leaf = order // 6  # hierarchy_world numbers images leaf by leaf
     half = leaf >= 6
@@ -313,7 +313,7 @@ def test_the_taxonomy_order_keeps_each_hypernyms_images_together_and_each_leafs_
 
 def test_sister_batches_start_with_a_run_of_the_taxonomy_order():
     batches = Batches.build(hierarchy_world(leaves=12, per=6).data)
-    position = {image: k for k, image in enumerate(batches.taxonomy_order())}
+    position = {image: k for k, image in enumerate(batches.taxonomy_order)}
     order = batches.epoch_order(np.random.default_rng(0), 8, 0.5)
     assert len(order) == len(batches.train_images) and set(order) <= set(batches.train_images)
     for start in range(0, len(order) - 8 + 1, 8):
