@@ -29,8 +29,8 @@ def run_path(root: str | Path, name: str) -> Path:
 
 
 def training_inputs(root: str | Path, text: bool = True):
-    """The train stage's inputs from the run at ``root`` (:func:`pipeline.models.inputs.load_training_inputs`)."""
-    from pipeline.models.inputs import load_training_inputs
+    """The train stage's inputs from the run at ``root`` (:func:`pipeline.artifacts.training_inputs.load_training_inputs`)."""
+    from pipeline.artifacts.training_inputs import load_training_inputs
 
     return load_training_inputs(*(run_path(root, name) for name in ("corpus", "word2vec_dir", "images", "links",
                                                                     "features")), text=text)

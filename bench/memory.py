@@ -11,7 +11,7 @@ Two side-by-side measurements in one run, each in a child process of its own:
 * one epoch's corpus sampling of the joint model (:class:`pipeline.models.joint.SkipGramPairs`) and
   of IESG (:class:`pipeline.models.iesg.CorpusWindows`) with the ``train`` params of ``--params``,
   on the run's corpus and on it repeated ``--repeat`` times (one child per corpus): the corpus is
-  encoded by the train stage's own :func:`pipeline.models.inputs.load_training_inputs` (its peak is
+  encoded by the train stage's own :func:`pipeline.artifacts.training_inputs.load_training_inputs` (its peak is
   reported), then before each draw the peak RSS is reset (``/proc/self/clear_refs``) and the draw's
   growth over the resident set before it is read from ``VmHWM``. ``one draw`` is the down-sampling
   of before issue 20 (one uniform per token drawn for the whole corpus at once, the kept tokens
@@ -101,7 +101,7 @@ def one_draw_downsampled(self, rng: np.random.Generator, sample: float) -> Copie
 def sampling_child(root: str, corpus: str, params_file: str) -> dict:
     from pipeline.models.corpus_sampling import CorpusSampler
     from pipeline.models.iesg import CorpusWindows
-    from pipeline.models.inputs import load_training_inputs
+    from pipeline.artifacts.training_inputs import load_training_inputs
     from pipeline.models.joint import SkipGramPairs
     from pipeline.models.registry import load_train_config
 

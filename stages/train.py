@@ -39,7 +39,7 @@ def main() -> None:
     from pipeline.artifacts.model_dir import write_model
     from pipeline.artifacts.training_log import TrainingLog
     from pipeline.artifacts.vectors import with_vectors
-    from pipeline.models.inputs import load_training_inputs
+    from pipeline.artifacts.training_inputs import load_training_inputs
 
     # Batches this small gain nothing from intra-op threads; one thread is also what keeps runs reproducible.
     torch.set_num_threads(1)

@@ -13,7 +13,6 @@ Several models of one run share one read of its artifacts: ``run = Run("."); run
 Every result names its ``model``, why that model (``chosen``) and its ``score``.
 """
 
-from pipeline.api.model import GroundedModel
-from pipeline.api.run import Run, load_model
+from pipeline.api.run import GroundedModel, Run, load_model
 
 __all__ = ["GroundedModel", "Run", "load_model"]

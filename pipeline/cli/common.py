@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from pipeline.api.model import RETRIEVALS
+from pipeline.api.run import RETRIEVALS
 from pipeline.api.run import Run
 from pipeline.evaluation.model_choice import BEST
 from pipeline.evaluation.protocol import SCORES

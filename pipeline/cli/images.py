@@ -6,7 +6,7 @@ import argparse
 from dataclasses import asdict
 from typing import Any
 
-from pipeline.api.model import SPLITS
+from pipeline.api.run import SPLITS
 from pipeline.cli.common import Command, add_model, add_scoring, add_top, retrieval_note, run_of
 from pipeline.cli.format import MARK, format_table
 from pipeline.evaluation.model_choice import model_label

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from pipeline.api import run_files
-from pipeline.api.run import unknown
+from pipeline.api.queries import unknown
 from pipeline.api.run_files import RunPaths
 from pipeline.cli.common import Command, add_top, artifact_flags
 from pipeline.cli.format import MARK, format_table

@@ -306,7 +306,6 @@ def train(
     stopper = EarlyStopping(params.patience)
     log = EpochRecorder(on_epoch)
     n_train = len(batches.train_images)
-    scores: dict[int, float] = {}
     for epoch in range(1, params.epochs + 1):
         order = batches.epoch_order(rng, params.batch_size, params.sister_share)
         total, hits, steps = 0.0, 0.0, 0
@@ -329,8 +328,8 @@ def train(
         projected = prepared @ current
         val_p1 = validation_p1(projected, word_vectors, data, params.energy)
         log.add(EpochLog(epoch, total / steps, hits / steps, val_p1))
-        scores[epoch] = stopping_score(params, val_p1, projected, word_vectors, data)
-        if stopper.update(epoch, scores[epoch], (current, mapped_rows)):
+        score = stopping_score(params, val_p1, projected, word_vectors, data)
+        if stopper.update(epoch, score, (current, mapped_rows)):
             break
     current, mapped_rows = stopper.best_state
     return Trained(
@@ -340,5 +339,5 @@ def train(
         log=log.entries,
         kept_epoch=stopper.best_epoch,
         summary={"temperature": round(float(1 / scale_value(log_scale.detach())), 5),
-                 "stop_on": params.stop_on, "stopping_score": round(scores[stopper.best_epoch], 4)},
+                 "stop_on": params.stop_on, "stopping_score": round(stopper.best_score, 4)},
     )

@@ -133,7 +133,6 @@ def train(
     text_losses: list[float] = []
     n_train = len(batches.train_images)
     image_steps = math.ceil(n_train / params.batch_size)
-    scores: dict[int, float] = {}
     for epoch in range(1, params.epochs + 1):
         order = batches.epoch_order(rng, params.batch_size, params.sister_share)
         centre, context, noise = (torch.from_numpy(a) for a in pairs.draw(
@@ -168,8 +167,8 @@ def train(
         val_p1 = validation_p1(projected, vectors, data, params.energy)
         text_losses.append(text_total / max(len(centre), 1))
         log.add(EpochLog(epoch, total / done, hits / done, val_p1))
-        scores[epoch] = stopping_score(params, val_p1, projected, vectors, data)
-        if stopper.update(epoch, scores[epoch], (current, vectors)):
+        score = stopping_score(params, val_p1, projected, vectors, data)
+        if stopper.update(epoch, score, (current, vectors)):
             break
     current, vectors = stopper.best_state
     return Trained(
@@ -179,5 +178,5 @@ def train(
         kept_epoch=stopper.best_epoch,
         summary={"text_loss": [round(x, 5) for x in text_losses],
                  "temperature": round(float(1 / scale_value(log_scale.detach())), 5),
-                 "stop_on": params.stop_on, "stopping_score": round(scores[stopper.best_epoch], 4)},
+                 "stop_on": params.stop_on, "stopping_score": round(stopper.best_score, 4)},
     )

@@ -216,8 +216,9 @@ def test_early_stopping_keeps_the_best_epoch():
 
 
 def test_no_early_stopping_keeps_the_last_epoch():
-    trained = train(hierarchy_world(), ContrastiveParams(epochs=3, patience=0), seed=0)
+    trained = train(hierarchy_world(), ContrastiveParams(epochs=3, patience=0, stop_on="top1"), seed=0)
     assert [e.epoch for e in trained.log] == [1, 2, 3] and trained.kept_epoch == 3
+    assert trained.summary["stopping_score"] == pytest.approx(round(trained.log[-1].val_p1, 4))
 
 
 def test_deterministic_for_a_seed():

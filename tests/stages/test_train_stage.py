@@ -18,7 +18,7 @@ from conftest import PAPER_IESG_KEYS, load_grounded_vectors, load_model_file
 from pipeline.artifacts.layout import LIVE_PLOTS, LIVE_SUMMARY
 from pipeline.artifacts.model_dir import learnt_vectors_path, read_train_summary
 from pipeline.artifacts.vectors import read_pretrained, write_word2vec
-from pipeline.models.inputs import load_training_inputs
+from pipeline.artifacts.training_inputs import load_training_inputs
 from pipeline.models import devise, iesg, l2
 from pipeline.models.base import Projection, unit_rows, validation_p1
 from pipeline.models.registry import load_train_config
