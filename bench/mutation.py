@@ -80,6 +80,7 @@ MODULES = [
     "pipeline/artifacts/vectors.py:read_vectors,read_word2vec,read_output_vectors",
     "pipeline/artifacts/model_dir.py:read_trained,write_projection,read_projection",
     "pipeline/artifacts/training_log.py:logged_values,TrainingLog",  # the training log
+    "pipeline/artifacts/training_inputs.py",  # what a model trains on
     "pipeline/images/wordnet.py",  # WordNet linking
 ]
 EQUIVALENT_FILE = REPO / "bench" / "mutation_equivalent.toml"

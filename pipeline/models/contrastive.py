@@ -228,6 +228,14 @@ def stopping_score(params: ImageLossParams, val_p1: float, projected: np.ndarray
     return validation_pair_p1(projected, word_vectors, data, params.energy)
 
 
+def noisy(features: torch.Tensor, share: float) -> torch.Tensor:
+    """``features`` plus Gaussian noise of std ``share / sqrt(D)`` per dimension (torch's global generator); the
+    rows themselves, with no draw, when ``share`` is 0."""
+    if not share:
+        return features
+    return features + torch.randn_like(features) * (share / math.sqrt(features.shape[1]))
+
+
 def initial_projection(data: GroundingData, word_vectors: np.ndarray, params: ImageLossParams) -> torch.Tensor:
     """``W`` at the start: the L2 solution on the same prepared features, or a seeded Gaussian (torch's global
     generator)."""
@@ -312,7 +320,7 @@ def train(
         for start in tqdm(range(0, n_train, params.batch_size), desc=f"contrastive epoch {epoch}/{params.epochs}",
                           unit="batch", mininterval=1, leave=False):
             rows = torch.from_numpy(order[start:start + params.batch_size])
-            v = features[rows] @ projection
+            v = noisy(features[rows], params.feature_noise) @ projection
             logits = scale_value(log_scale) * energy_matrix(v, words, params.energy, unit_rows_torch)
             loss, hit = symmetric_loss(logits, batches.incidence[rows], params.multi_positive)
             if params.update_words and params.anchor:

@@ -33,7 +33,7 @@ from pipeline.models.base import (
     prepare_features, training_center, validation_p1,
 )
 from pipeline.models.contrastive import (
-    Batches, initial_projection, logit_scale_of, make_optimizer, scale_value, stopping_score, symmetric_loss,
+    Batches, initial_projection, logit_scale_of, make_optimizer, noisy, scale_value, stopping_score, symmetric_loss,
     unit_rows_torch,
 )
 from pipeline.models.corpus_sampling import CorpusSampler
@@ -149,7 +149,7 @@ def train(
                 mapped_words.copy_(words_in[mapped])  # the text steps moved them too
                 rows = torch.from_numpy(order[step * params.batch_size:(step + 1) * params.batch_size])
                 with torch.enable_grad():
-                    v = features[rows] @ projection
+                    v = noisy(features[rows], params.feature_noise) @ projection
                     logits = scale_value(log_scale) * energy_matrix(v, mapped_words, params.energy, unit_rows_torch)
                     loss, hit = symmetric_loss(logits, batches.incidence[rows], params.multi_positive)
                     if params.anchor:

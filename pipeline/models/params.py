@@ -205,6 +205,11 @@ class ImageLossParams:
         sorted by their linked words from the most general to the most specific, so that a run holds
         sister synsets: hard negatives for word -> image); the rest of the batch is drawn at random.
         0 gives random batches.
+    feature_noise : float
+        Gaussian noise added to each training image's prepared feature at every step, ``feature_noise /
+        sqrt(D)`` per dimension (a noise vector of norm about ``feature_noise``, against centred unit-norm
+        features): a regulariser of the projection (the map overfits after a few epochs without it), drawn
+        from torch's seeded generator. 0 adds none.
     stop_on : {"top1", "pairs"}
         The validation score early stopping keeps the best epoch by: ``top1``, the share of val images
         whose top-ranked mapped word is linked (every model's logged ``val_p1``), or ``pairs``, the
@@ -230,6 +235,7 @@ class ImageLossParams:
     center_features: bool = True
     multi_positive: Literal["per_link", "per_image"] = "per_image"
     sister_share: Annotated[float, Range(ge=0, le=1)] = 0.0
+    feature_noise: Annotated[float, NON_NEGATIVE] = 0.5
     stop_on: Literal["top1", "pairs"] = "pairs"
 
 

@@ -11,7 +11,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.params import checked
 from pipeline.models import base
 from pipeline.models.contrastive import (
-    Batches, expected_first, masked_info_nce, symmetric_loss, train, validation_pair_p1,
+    Batches, expected_first, masked_info_nce, noisy, symmetric_loss, train, validation_pair_p1,
 )
 from pipeline.models.params import ContrastiveParams
 
@@ -204,7 +204,7 @@ def test_early_stopping_keeps_the_best_epoch():
     inputs = hierarchy_world()
     # A step far too large: val P@1 jumps around, so the best epoch is not the last.
     params = ContrastiveParams(update_words=True, epochs=12, patience=3, optimizer="sgd", lr=5.0, word_lr=5.0,
-                               init="normal")
+                               init="normal", stop_on="top1")
     trained = train(inputs, params, seed=0)
     scores = [entry.val_p1 for entry in trained.log]
     best = int(np.argmax(scores))
@@ -251,6 +251,7 @@ def test_no_training_link_is_refused():
      r"params train.contrastive.multi_positive: 'per_word' is not one of 'per_link', 'per_image'$"),
     ({"sister_share": 1.5}, r"params train.contrastive.sister_share: must be >= 0 and <= 1, got 1.5$"),
     ({"stop_on": "loss"}, r"params train.contrastive.stop_on: 'loss' is not one of 'top1', 'pairs'$"),
+    ({"feature_noise": -0.1}, r"params train.contrastive.feature_noise: must be >= 0, got -0.1$"),
 ])
 def test_invalid_params_are_refused_in_one_line(change, message):
     with pytest.raises(PipelineError, match=message):
@@ -328,6 +329,29 @@ def test_sister_share_reaches_training():
     random = train(inputs, ContrastiveParams(**common), seed=0)
     sisters = train(inputs, ContrastiveParams(sister_share=0.5, **common), seed=0)
     assert not np.allclose(random.projection.projection, sisters.projection.projection)
+
+
+def test_feature_noise_has_the_asked_norm_and_draws_nothing_when_off():
+    features = torch.zeros(4000, 64)
+    torch.manual_seed(0)
+    assert noisy(features, 0.0) is features
+    untouched = torch.rand(1)
+    torch.manual_seed(0)
+    noise = noisy(features, 0.5)
+    assert float(noise.norm(dim=1).mean()) == pytest.approx(0.5, rel=0.02)
+    assert float(noise.std()) == pytest.approx(0.5 / 8, rel=0.02)
+    torch.manual_seed(0)
+    noisy(features, 0.0)
+    assert torch.equal(torch.rand(1), untouched)  # no draw: the generator is where it was
+
+
+def test_feature_noise_reaches_training_and_stays_seeded():
+    inputs = hierarchy_world()
+    common = dict(update_words=True, epochs=2, patience=0, batch_size=16)
+    clean = train(inputs, ContrastiveParams(feature_noise=0.0, **common), seed=0)
+    first, second = (train(inputs, ContrastiveParams(feature_noise=0.5, **common), seed=0) for _ in range(2))
+    assert not np.allclose(clean.projection.projection, first.projection.projection)
+    assert np.array_equal(first.projection.projection, second.projection.projection)
 
 
 # --------------------------------------------------------------------------------------------

@@ -117,6 +117,13 @@ def test_deterministic_for_a_seed():
     assert first.summary == second.summary
 
 
+def test_feature_noise_reaches_the_image_steps():
+    inputs = corpus_world()
+    clean = train(inputs, JointParams(**{**FAST, "epochs": 2, "feature_noise": 0.0}), seed=1)
+    noisy = train(inputs, JointParams(**{**FAST, "epochs": 2, "feature_noise": 0.5}), seed=1)
+    assert not np.allclose(clean.projection.projection, noisy.projection.projection)
+
+
 def test_impossible_inputs_are_refused():
     inputs = corpus_world()
     data = inputs.data
