@@ -55,7 +55,7 @@ def git(folder: Path, *argv: str) -> None:
 
 def lock_changes(folder: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pipeline.artifacts.lock_changes"], cwd=folder, text=True,
-                          capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+                          capture_output=True)
 
 
 @pytest.mark.parametrize("current, change", [

@@ -133,7 +133,7 @@ def test_an_unknown_model_under_dvc_repro_is_the_projects_error_line(tmp_path, t
     document["train"]["models"].append("clip")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     shutil.copy(REPO / "dvc.yaml", tmp_path / "dvc.yaml")
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(REPO),
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1",
            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
     for command in (["git", "init", "-q"], ["dvc", "init", "-q"]):
         subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True)
