@@ -304,9 +304,11 @@ def run_mutmut(workdir: Path, patterns: list[str], max_children: int, nice: int,
             text = line.strip()
             if not text:
                 continue
-            tail = (tail + [text])[-200:]
             now = time.perf_counter()
             match = PROGRESS.search(text)
+            title = text.lstrip("\u280b\u2819\u2839\u2838\u283c\u2834\u2826\u2827\u2807\u280f ").strip()
+            if not match and text == title:  # spinner and progress lines would drown a failure's output
+                tail = (tail + [text])[-200:]
             if match:
                 done, total, killed, no_tests, timeout, suspicious, survived, skipped = map(int, match.groups())
                 if not any("*" in p for p in patterns):  # mutants named: mutmut counts every mutant of the files
@@ -319,7 +321,6 @@ def run_mutmut(workdir: Path, patterns: list[str], max_children: int, nice: int,
                           f"({since / 60:.1f} min{eta})", flush=True)
                     last_print = now
                 continue
-            title = text.lstrip("\u280b\u2819\u2839\u2838\u283c\u2834\u2826\u2827\u2807\u280f ").strip()
             if text != title:  # a spinner line: print each phase once
                 if title != last_title:
                     print(f"[mutation] {title} ({(now - started) / 60:.1f} min)", flush=True)

@@ -7,12 +7,19 @@ import ast
 import re
 from pathlib import Path
 
+import h5py
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
+from gensim.models import KeyedVectors
 
+from pipeline.artifacts.features import read_features
+from pipeline.artifacts.grounding import join_grounding
 from pipeline.artifacts.layout import ARTIFACTS, STAGES, dvc_vars
 from pipeline.core.errors import PipelineError
 from pipeline.artifacts.tables import read_images
+from pipeline.artifacts.training_inputs import encode_corpus
 
 REPO = Path(__file__).resolve().parents[2]
 CODE = ("pipeline/", "stages/")
@@ -101,3 +108,33 @@ def test_unknown_split_values_are_listed_comma_separated_in_one_error(tmp_path):
     with pytest.raises(PipelineError, match=r"images\.csv: unknown split value\(s\) dev, holdout; expected "
                                             r"train/val/test$"):
         read_images(table)
+
+
+def test_features_are_read_as_float32_whatever_the_file_stores(tmp_path):
+    path = tmp_path / "features.h5"
+    with h5py.File(path, "w") as h5:
+        h5["features"] = np.array([[0.5, 1.5], [2.0, -1.0]], dtype=np.float16)
+        h5["image_ids"] = np.array([b"a", b"b"])
+    ids, features = read_features(path)
+    assert ids == ["a", "b"] and features.dtype == np.float32
+    np.testing.assert_array_equal(features, [[0.5, 1.5], [2.0, -1.0]])
+
+
+def test_the_join_names_the_files_a_stale_or_unknown_row_comes_from():
+    images = pd.DataFrame({"image_id": ["a"], "path": ["a.png"], "split": ["train"]})
+    links = pd.DataFrame({"image_id": ["a"], "word": ["zebra"]})
+    vocabulary = KeyedVectors(2)
+    vocabulary.add_vectors(["dog"], np.ones((1, 2), dtype=np.float32))
+    with pytest.raises(PipelineError, match=r"^features\.h5: image b is not in images\.csv; the features are stale"):
+        join_grounding(images, links, ["a", "b"], np.zeros((2, 2), np.float32), vocabulary)
+    with pytest.raises(PipelineError, match=r"^links\.csv: 1 linked word\(s\) not in the word vectors \(e\.g\. 'zebra'\)"):
+        join_grounding(images, links, ["a"], np.zeros((1, 2), np.float32), vocabulary)
+
+
+def test_encoding_the_corpus_shows_its_progress_in_bytes(tmp_path, capsys):
+    corpus = tmp_path / "text.txt"
+    corpus.write_text("dog cat fish " * 200 + "\n")  # 2,601 bytes
+    tokens = encode_corpus(corpus, {"dog": 0, "cat": 1})
+    assert len(tokens) == 600 and tokens[:3].tolist() == [0, 1, -1]
+    err = capsys.readouterr().err
+    assert "encode corpus" in err and "2.60k/2.60k" in err

@@ -131,6 +131,13 @@ def test_candidate_sets_are_seeded_and_shared_by_all_models():
         assert np.array_equal(rankings["perfect", direction, "dot"].top1, sets.items[:, 0])
 
 
+def test_drawing_the_candidates_shows_each_directions_progress(capsys):
+    data, _, _ = synthetic(n_words=20, images_per_word=2)
+    draw_candidates(data, 10, seed=0, pool="all")
+    err = capsys.readouterr().err
+    assert "image->word candidates" in err and "word->image candidates" in err
+
+
 def test_links_to_images_without_features_are_dropped_and_unknown_words_refused():
     kv = KeyedVectors(2)
     kv.add_vectors(["cat", "dog"], np.eye(2, dtype=np.float32))

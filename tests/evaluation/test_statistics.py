@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
@@ -40,6 +42,15 @@ def test_spearman_replicates_equal_scipy_on_each_resample():
     indices = pair_resamples(30, 5, seed=1)
     expected = [spearmanr(ratings[i], scores[i]).statistic for i in indices]
     assert spearman_replicates(ratings, scores, indices).tolist() == pytest.approx(expected)
+
+
+def test_a_resample_of_tied_ratings_has_no_correlation_and_no_warning():
+    ratings, scores = np.array([1.0, 1.0, 2.0]), np.array([0.1, 0.2, 0.3])
+    indices = np.array([[0, 1, 0], [0, 1, 2]])  # the first resample draws equal ratings only
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rho = spearman_replicates(ratings, scores, indices)
+    assert np.isnan(rho[0]) and rho[1] == pytest.approx(spearmanr(ratings, scores).statistic)
 
 
 def test_matching_intervals_are_paired_and_exclude_zero_only_for_a_real_difference():

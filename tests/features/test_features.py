@@ -93,6 +93,12 @@ def test_load_rgb_composites_transparency_on_white_and_converts_modes(tmp_path: 
     assert np.asarray(load_rgb(tmp_path / "grey.png")).tolist()[0][0] == [77, 77, 77]
 
 
+def test_16_bit_greyscale_is_scaled_to_the_full_8_bit_range(tmp_path: Path) -> None:
+    levels = np.array([[0, 257, 32896, 65535]], np.uint16)  # 0, 1, 128, 255 in 8 bits
+    Image.fromarray(levels).save(tmp_path / "ramp16.png")
+    assert np.asarray(load_rgb(tmp_path / "ramp16.png"))[0, :, 0].tolist() == [0, 1, 128, 255]
+
+
 def test_featurize_writes_aligned_features_and_attributes(tmp_path: Path, images) -> None:
     table = _write_table(tmp_path / "images.csv", images)
     out = tmp_path / "out" / "features.h5"

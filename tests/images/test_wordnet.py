@@ -101,3 +101,23 @@ def test_dict_directory_is_copied_with_generated_lexnames(tmp_path):
 def test_missing_wordnet_dir_is_one_clear_error(tmp_path):
     with pytest.raises(PipelineError, match="no WordNet data.noun there; install it"):
         wordnet.load_wordnet(tmp_path / "nowhere", tmp_path / "cache")
+
+
+def test_an_nltk_data_directory_is_read_from_its_corpora_wordnet_folder(tmp_path):
+    if not (wordnet.SYSTEM_WORDNET / "data.noun").is_file():
+        pytest.skip("Debian's WordNet 3.0 not installed (apt-get install wordnet-base)")
+    nltk_data = tmp_path / "nltk_data"
+    wordnet.build_nltk_copy(wordnet.SYSTEM_WORDNET, nltk_data)
+    reader = wordnet.load_wordnet(nltk_data, tmp_path / "cache")
+    assert reader.synset("dog.n.01").offset() == 2084071
+    assert not (tmp_path / "cache").exists()  # read in place: the copy has its lexnames
+
+
+def test_a_wordnet_other_than_3_0_is_one_clear_error():
+    class WordNet31:
+        def get_version(self):
+            return "3.1"
+
+    with pytest.raises(PipelineError, match=r"^nltk's wordnet corpus: WordNet 3\.1, but ImageNet wnids need "
+                                            r"WordNet 3\.0; install it"):
+        wordnet._checked(WordNet31(), "nltk's wordnet corpus")

@@ -392,3 +392,9 @@ def test_stop_on_reaches_training_and_the_summary_names_it():
     projected = base.prepare_features(inputs.data.features, True, pairs.projection.center) @ pairs.projection.projection
     assert pairs.summary["stopping_score"] == pytest.approx(
         validation_pair_p1(projected, inputs.vectors.vectors, inputs.data, "cos"), abs=1e-4)
+
+
+def test_each_epoch_shows_its_progress(capsys):
+    train(hierarchy_world(), ContrastiveParams(epochs=2, patience=0), seed=0)
+    err = capsys.readouterr().err
+    assert "contrastive epoch 1/2" in err and "contrastive epoch 2/2" in err

@@ -112,3 +112,13 @@ def test_iesg_triples_do_not_depend_on_the_chunk_size():
         for key in epoch_one:
             np.testing.assert_array_equal(epoch_one[key], epoch_chunked[key])
     assert len(one[0]["centre"]) > 100
+
+
+def test_keep_probability_is_word2vecs_formula():
+    # gensim: (sqrt(f / sample) + 1) * sample / f for a word of corpus frequency f, at most 1; 1 if it never occurs
+    keep = keep_probability(np.array([900, 100, 0]), 1e-2)
+    f = np.array([0.9, 0.1])
+    np.testing.assert_allclose(keep[:2], (np.sqrt(f / 1e-2) + 1) * 1e-2 / f)
+    np.testing.assert_allclose(keep[:2], [0.116520, 0.416228], atol=1e-6)
+    assert keep[2] == 1.0
+    assert keep_probability(np.array([1, 1]), 0.5).tolist() == [1.0, 1.0]  # (sqrt(1) + 1) * 1: capped at 1

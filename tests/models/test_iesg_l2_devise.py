@@ -13,7 +13,7 @@ from gensim.models import KeyedVectors
 
 from pipeline.artifacts.model_dir import read_projection, write_projection
 from pipeline.models import devise, iesg
-from pipeline.models.base import GroundingData, Projection, TrainingInputs, validation_p1
+from pipeline.models.base import EarlyStopping, GroundingData, Projection, TrainingInputs, validation_p1
 from pipeline.models.corpus_sampling import keep_probability
 from pipeline.models.params import DeviseParams
 from pipeline.models.iesg import CorpusWindows, SparseMomentum, hinge_loss
@@ -215,6 +215,23 @@ def test_paper_setting_overrides_the_tuned_values():
     assert (effective.energy, effective.lam, effective.epochs) == ("dot", 5.0, 7)
     tuned = replace(PAPER_IESG, energy="cos", lam=1.0, epochs=7)
     assert tuned.effective() is tuned
+
+
+def test_paper_setting_keeps_the_run_length_and_down_sampling_asked_for():
+    asked = replace(PAPER_IESG, setting="paper", epochs=7, patience=3, sample=1e-4, max_triples_per_epoch=500)
+    effective = asked.effective()
+    assert (effective.epochs, effective.patience, effective.sample, effective.max_triples_per_epoch) == (7, 3, 1e-4, 500)
+    assert (PAPER_IESG.patience, PAPER_IESG.sample) != (3, 1e-4)
+
+
+def test_early_stopping_keeps_a_first_epoch_whatever_its_score():
+    # Without validation images every score is nan: the first epoch is kept and patience still runs out.
+    stopper = EarlyStopping(patience=2)
+    assert not stopper.update(1, float("nan"), "first")
+    assert (stopper.best_epoch, stopper.best_state) == (1, "first")
+    assert not stopper.update(2, float("nan"), "second")
+    assert stopper.update(3, float("nan"), "third")
+    assert (stopper.best_epoch, stopper.best_state) == (1, "first")
 
 
 def dot_hinge_gradients(anchor: np.ndarray, candidates: np.ndarray, lam: float, margin: float):

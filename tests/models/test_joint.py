@@ -172,3 +172,15 @@ def test_negative_words_follow_the_unigram_to_the_three_quarters():
     observed = np.bincount(noise.ravel(), minlength=len(counts)) / noise.size
     assert noise.size > 90000
     assert np.abs(observed - expected).max() < 0.006, (observed, expected)
+
+
+def test_the_summary_gives_the_kept_epochs_stopping_score():
+    trained = train(corpus_world(), JointParams(**{**FAST, "epochs": 2, "stop_on": "top1"}), seed=0)
+    assert trained.kept_epoch == 2
+    assert trained.summary["stopping_score"] == round(trained.log[-1].val_p1, 4)
+
+
+def test_each_epoch_shows_its_image_steps(capsys):
+    train(corpus_world(), JointParams(**{**FAST, "epochs": 2}), seed=0)
+    err = capsys.readouterr().err
+    assert "joint epoch 1/2" in err and "joint epoch 2/2" in err and "step/s" in err

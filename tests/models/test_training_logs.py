@@ -4,6 +4,7 @@ and the dvclive log the train stage writes from it (dvclive/MODEL)."""
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 
 import numpy as np
@@ -104,3 +105,11 @@ def test_the_same_epochs_write_the_same_bytes_and_replace_an_earlier_log(tmp_pat
         return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
     assert files(tmp_path / "first") == files(tmp_path / "second")
+
+
+def test_the_log_saves_no_dvc_experiment_of_its_own(tmp_path, monkeypatch, caplog):
+    # The run is a pipeline stage: dvclive must not try `dvc exp save` (outside a Git repo it warns that it cannot).
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="dvclive"):
+        write_log(tmp_path / "live", EPOCHS, kept=EPOCHS[1])
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]

@@ -80,6 +80,15 @@ def training_inputs(root: Path):
                                 root / "features.h5")
 
 
+def test_without_text_the_corpus_arrays_are_empty_and_typed(stage_inputs):
+    inputs = load_training_inputs(stage_inputs / "text.txt", stage_inputs / "w2v", stage_inputs / "images.csv",
+                                  stage_inputs / "links.csv", stage_inputs / "features.h5", text=False)
+    assert inputs.output_vectors.shape == (0, inputs.vectors.vector_size)
+    assert inputs.output_vectors.dtype == np.float32
+    assert inputs.tokens.shape == (0,) and inputs.tokens.dtype == np.int64
+    assert len(inputs.data.features) > 0
+
+
 def test_saved_models_are_the_trained_ones_and_reproduce_the_metrics(stage_inputs):
     train_all(stage_inputs)
     inputs = training_inputs(stage_inputs)
