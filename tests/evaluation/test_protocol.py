@@ -135,7 +135,8 @@ def test_drawing_the_candidates_shows_each_directions_progress(capsys):
     data, _, _ = synthetic(n_words=20, images_per_word=2)
     draw_candidates(data, 10, seed=0, pool="all")
     err = capsys.readouterr().err
-    assert "image->word candidates" in err and "word->image candidates" in err
+    for label in ("image->word candidates", "word->image candidates"):
+        assert re.search(rf"(^|\r){re.escape(label)}: ", err), label  # tqdm's bar starts with the label
 
 
 def test_links_to_images_without_features_are_dropped_and_unknown_words_refused():

@@ -75,14 +75,13 @@ def train_all(root: Path) -> None:
         assert result.returncode == 0, result.stderr[-2000:]
 
 
-def training_inputs(root: Path):
+def training_inputs(root: Path, text: bool = True):
     return load_training_inputs(root / "text.txt", root / "w2v", root / "images.csv", root / "links.csv",
-                                root / "features.h5")
+                                root / "features.h5", text=text)
 
 
 def test_without_text_the_corpus_arrays_are_empty_and_typed(stage_inputs):
-    inputs = load_training_inputs(stage_inputs / "text.txt", stage_inputs / "w2v", stage_inputs / "images.csv",
-                                  stage_inputs / "links.csv", stage_inputs / "features.h5", text=False)
+    inputs = training_inputs(stage_inputs, text=False)
     assert inputs.output_vectors.shape == (0, inputs.vectors.vector_size)
     assert inputs.output_vectors.dtype == np.float32
     assert inputs.tokens.shape == (0,) and inputs.tokens.dtype == np.int64
