@@ -210,8 +210,8 @@ def validation_p1(projected: np.ndarray, word_vectors: np.ndarray, data: Groundi
 class EarlyStopping:
     """Keeps the state of the best epoch by validation P@1; says when ``patience`` epochs brought no gain.
 
-    With ``patience`` 0 it never stops and keeps the last epoch. ``best_score`` is the kept epoch's score
-    either way.
+    With ``patience`` 0 it never stops and keeps the last epoch; so it does for a nan score (no validation
+    images: nothing to choose an epoch by). ``best_score`` is the kept epoch's score either way.
     """
 
     def __init__(self, patience: int) -> None:
@@ -223,7 +223,7 @@ class EarlyStopping:
 
     def update(self, epoch: int, score: float, state: Any) -> bool:
         """Record an epoch; True when training should stop."""
-        if not self.patience:
+        if not self.patience or np.isnan(score):
             self.best_score, self.best_epoch, self.best_state = score, epoch, state
             return False
         if self.best_state is None or score > self.best_score:

@@ -97,11 +97,13 @@ def dvc_paths() -> list[str]:
 
 
 def named_paths(text: str) -> set[str]:
-    """Paths in backticks under a project folder (``{a,b}`` expanded, ``<x>`` as a wildcard)."""
+    """Paths under a project folder in backticks, or as a word of a code block (a command's argument, a
+    transcript's output); ``{a,b}`` expanded, ``<x>`` as a wildcard."""
     found = set()
-    for raw in re.findall(r"`([^`\s]+)`", text):
+    words = [word.strip("'\"") for body, _ in code_blocks(text) for word in body.split()]
+    for raw in re.findall(r"`([^`\s]+)`", text) + words:
         raw = raw.rstrip(".,:;)")
-        if not raw.startswith(PATH_ROOTS) or "=" in raw:
+        if not raw.startswith(PATH_ROOTS) or "=" in raw or "|" in raw:
             continue
         brace = re.search(r"\{([^}]*)\}", raw)
         options = [raw[:brace.start()] + option + raw[brace.end():] for option in brace[1].split(",")] if brace else [raw]

@@ -125,19 +125,29 @@ def test_killed_run_resumes_at_its_unfinished_shards(tmp_path: Path) -> None:
     expected = _one_process(tmp_path, images)
     output = tmp_path / "data" / "features" / "features.h5"
     shards = shard_dir(output)
+    # Row 2 opens shard 1, rank 1's first: as a named pipe with no writer it blocks rank 1 in open(), so the
+    # kill comes while rank 0 has finished exactly its shards 0, 2, 4, 6, 8 (waiting at the barrier) and
+    # rank 1 none, however fast the encoder is (a race on the first finished shard made this test flaky).
+    blocker = tmp_path / "img" / "2.png"
+    pixels = blocker.read_bytes()
+    blocker.unlink()
+    os.mkfifo(blocker)
 
     run = _torchrun(tmp_path, "--standalone", "--nproc_per_node", "2")
+    rank_zero_shards = [shard_path(shards, k) for k in (0, 2, 4, 6, 8)]
     deadline = time.monotonic() + 120
-    while not (shards.is_dir() and any(shards.glob("*.sha256"))):
-        assert run.poll() is None and time.monotonic() < deadline, "no shard finished before the run ended"
-        time.sleep(0.02)
+    while not all(shard_finished(shard) for shard in rank_zero_shards):
+        assert run.poll() is None and time.monotonic() < deadline, "rank 0 did not finish its shards"
+        time.sleep(0.05)
     assert kill_process_tree(run), "torchrun had no workers to kill"
 
-    finished = [k for k in range(9) if shard_finished(shard_path(shards, k))]
-    assert 0 < len(finished) < 9, f"finished shards after the kill: {finished}"
+    assert [k for k in range(9) if shard_finished(shard_path(shards, k))] == [0, 2, 4, 6, 8]
     assert not output.exists()
+    blocker.unlink()
+    blocker.write_bytes(pixels)
+    (tmp_path / "img" / "0.png").write_bytes(b"not an image")  # in finished shard 0: must not be read again
     resumed = _finish(_torchrun(tmp_path, "--standalone", "--nproc_per_node", "2"))
-    assert f"resuming, {len(finished)} of 9 shards already finished" in resumed, resumed
+    assert "resuming, 5 of 9 shards already finished" in resumed, resumed
     _assert_same(tmp_path, expected)
 
 

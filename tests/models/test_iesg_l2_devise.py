@@ -224,14 +224,21 @@ def test_paper_setting_keeps_the_run_length_and_down_sampling_asked_for():
     assert (PAPER_IESG.patience, PAPER_IESG.sample) != (3, 1e-4)
 
 
-def test_early_stopping_keeps_a_first_epoch_whatever_its_score():
-    # Without validation images every score is nan: the first epoch is kept and patience still runs out.
+def test_early_stopping_without_validation_runs_every_epoch_and_keeps_the_last():
+    # Without validation images every score is nan: no epoch can be chosen, so none is cut short.
     stopper = EarlyStopping(patience=2)
-    assert not stopper.update(1, float("nan"), "first")
-    assert (stopper.best_epoch, stopper.best_state) == (1, "first")
-    assert not stopper.update(2, float("nan"), "second")
-    assert stopper.update(3, float("nan"), "third")
-    assert (stopper.best_epoch, stopper.best_state) == (1, "first")
+    for epoch, state in enumerate(["first", "second", "third", "fourth"], start=1):
+        assert not stopper.update(epoch, float("nan"), state)
+    assert (stopper.best_epoch, stopper.best_state) == (4, "fourth")
+
+
+def test_early_stopping_keeps_the_best_epoch_and_stops_when_patience_runs_out():
+    stopper = EarlyStopping(patience=2)
+    assert not stopper.update(1, 0.2, "first")
+    assert not stopper.update(2, 0.5, "second")
+    assert not stopper.update(3, 0.5, "third")
+    assert stopper.update(4, 0.1, "fourth")
+    assert (stopper.best_epoch, stopper.best_state, stopper.best_score) == (2, "second", 0.5)
 
 
 def dot_hinge_gradients(anchor: np.ndarray, candidates: np.ndarray, lam: float, margin: float):
