@@ -50,7 +50,7 @@ Done. Outputs:
 Compare runs: iesg compare (experiments x models in 120 columns), dvc params diff, dvc metrics diff,
 dvc exp show --only-changed, dvc plots show (dvc_plots/index.html, offline).
 Look inside (best validation P@1 model, cos score, unless --model/--score): iesg status, iesg words IMAGE,
-iesg images WORD, iesg neighbours WORD; from Python: pipeline.api.load_model (README "Python API").
+iesg images WORD, iesg neighbours WORD; from Python: pipeline.api (docs/cli.md, "Python API").
 
 Headline numbers of this run (iesg compare --workspace):
 MSG

@@ -165,7 +165,7 @@ class Encoder:
 
 
 def load_encoder(
-    name: str, weights: str = "imagenet", seed: int = 0, weights_path: str | os.PathLike | None = None
+    name: str, weights: str, seed: int = 0, weights_path: str | os.PathLike | None = None
 ) -> Encoder:
     """Build encoder ``name`` with ImageNet weights, or random ones from ``seed``.
 

@@ -226,7 +226,7 @@ class EarlyStopping:
         if not self.patience or np.isnan(score):
             self.best_score, self.best_epoch, self.best_state = score, epoch, state
             return False
-        if self.best_state is None or score > self.best_score:
+        if score > self.best_score:
             self.best_score, self.best_epoch, self.best_state, self.stale = score, epoch, state, 0
             return False
         self.stale += 1

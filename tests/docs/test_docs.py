@@ -189,6 +189,30 @@ def test_an_iesg_command_of_the_docs_runs_on_the_tiny_pipeline(docs_run, monkeyp
         assert code != 0 and expected in err, f"{document}: {command}\n{err}"
 
 
+def python_snippets() -> list[tuple[str, str]]:
+    """(document, code) for every ``python`` block of the docs that uses the API (docs/models.md's add-a-model
+    code runs in tests/models/test_adding_a_model.py)."""
+    return [(document, match[1]) for document, text in documents_text().items()
+            for match in re.finditer(r"^```python\n(.*?)^```", text, re.S | re.M)
+            if "pipeline.api" in match[1] and not text[:match.start()].rstrip().endswith(NOT_RUN)]
+
+
+def test_the_docs_show_a_python_snippet():
+    assert python_snippets()
+
+
+@pytest.mark.parametrize("document,code", python_snippets(), ids=[d for d, _ in python_snippets()])
+def test_a_python_snippet_of_the_docs_runs_on_the_tiny_pipeline(docs_run, document, code):
+    for name in re.findall(r"[\"']([\w./-]+\.(?:png|jpe?g|webp))[\"']", code):  # a repository file it names
+        if (REPO / name).is_file() and not (docs_run / name).exists():
+            (docs_run / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(REPO / name, docs_run / name)
+    result = subprocess.run([sys.executable, "-c", code], cwd=docs_run, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(REPO), "DVC_NO_ANALYTICS": "1"})
+    assert result.returncode == 0, f"{document}:\n{result.stderr[-3000:]}"
+    assert result.stdout.strip(), f"{document}: the snippet printed nothing"
+
+
 def test_the_generated_blocks_equal_what_the_script_writes_from_the_committed_files():
     result = subprocess.run([sys.executable, str(REPO / "docs/generate.py"), "--check"], capture_output=True,
                             text=True, timeout=120)
