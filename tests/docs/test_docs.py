@@ -24,7 +24,7 @@ from pipeline.cli.app import main  # noqa: E402
 
 DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
-FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
+FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```", re.S | re.M)
 # Marks the next code block as recorded on a run the tests cannot build (the paper-scale data).
 NOT_RUN = "<!-- recorded on the paper-scale run -->"
 EXPECTED_ERROR = "# expected error"
@@ -37,9 +37,11 @@ def documents_text() -> dict[str, str]:
     return {str(path.relative_to(REPO)): path.read_text() for path in DOCUMENTS}
 
 
-def code_blocks(text: str) -> list[tuple[str, bool]]:
-    """Each fenced block's body, and whether the tests run its commands (not when NOT_RUN precedes it)."""
-    return [(match[1], not text[:match.start()].rstrip().endswith(NOT_RUN)) for match in FENCE.finditer(text)]
+def code_blocks(text: str, language: str | None = None) -> list[tuple[str, bool]]:
+    """Each fenced block's body (of ``language`` only, when given), and whether the tests run its commands (not
+    when NOT_RUN precedes it)."""
+    return [(match[2], not text[:match.start()].rstrip().endswith(NOT_RUN)) for match in FENCE.finditer(text)
+            if language is None or match[1].strip() == language]
 
 
 def documented_param_names(text: str) -> set[str]:
@@ -192,9 +194,8 @@ def test_an_iesg_command_of_the_docs_runs_on_the_tiny_pipeline(docs_run, monkeyp
 def python_snippets() -> list[tuple[str, str]]:
     """(document, code) for every ``python`` block of the docs that uses the API (docs/models.md's add-a-model
     code runs in tests/models/test_adding_a_model.py)."""
-    return [(document, match[1]) for document, text in documents_text().items()
-            for match in re.finditer(r"^```python\n(.*?)^```", text, re.S | re.M)
-            if "pipeline.api" in match[1] and not text[:match.start()].rstrip().endswith(NOT_RUN)]
+    return [(document, body) for document, text in documents_text().items()
+            for body, runs in code_blocks(text, "python") if runs and "pipeline.api" in body]
 
 
 def test_the_docs_show_a_python_snippet():
